@@ -1,0 +1,124 @@
+# ferry: a single-binary HTTPS file server on mbedTLS.
+#
+#   make            build ./ferry (objects in build/)
+#   make run        install what is missing, build, serve DIR (default: .)
+#   make test       install what is missing, build, run every test
+#   make SANITIZE=1 build build-asan/ferry with ASan and UBSan
+#
+# CC, CFLAGS and LDFLAGS are yours; the flags ferry needs are added last.
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+WARNFLAGS ?= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
+             -Wmissing-prototypes -Wstrict-prototypes
+REQFLAGS   = -std=c11 -D_GNU_SOURCE -MMD -MP -pthread
+PYTHON    ?= /usr/bin/python3
+DIR       ?= .
+PORT      ?= 8443
+
+# mbedTLS is linked statically, in this order, so ./ferry needs only libc.
+MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
+
+SRCS = server.c conn.c tls.c http.c files.c path.c range.c cond.c \
+       listing.c mime.c log.c
+
+ifeq ($(SANITIZE),1)
+BUILD    = build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+else
+BUILD    = build
+SANFLAGS =
+endif
+
+ALL_CFLAGS  = $(CFLAGS) $(WARNFLAGS) $(SANFLAGS) $(REQFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
+OBJS        = $(SRCS:%.c=$(BUILD)/%.o)
+
+# Packages: what building needs, and what the tests drive.
+BUILD_PKGS = gcc make libc6-dev libmbedtls-dev
+TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
+             python3-pytest python3-requests chromium media-types
+
+# Unit tests: each links its module and nothing else (log.c for logging).
+UNIT_TESTS = test_http test_range test_path test_listing
+test_http_OBJS    = http.o
+test_range_OBJS   = range.o cond.o http.o
+test_path_OBJS    = path.o
+test_listing_OBJS = listing.o files.o path.o
+
+.PHONY: all asan test unit e2e lint run deps build-deps clean clean-objs
+
+all: ferry
+
+ifeq ($(SANITIZE),1)
+ferry: $(BUILD)/ferry
+else
+ferry: $(OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(MBEDTLS_LIBS)
+endif
+
+$(BUILD)/ferry: $(OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(MBEDTLS_LIBS)
+
+$(BUILD)/%.o: %.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -I. -c -o $@ $<
+
+$(BUILD)/test_%.o: test/unit/test_%.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -I. -c -o $@ $<
+
+$(BUILD):
+	mkdir -p $@
+
+asan:
+	$(MAKE) SANITIZE=1 build-asan/ferry
+
+# Install what is missing (needs root; says what to install otherwise).
+build-deps:
+	@sh test/install-deps.sh $(BUILD_PKGS)
+
+deps:
+	@sh test/install-deps.sh $(BUILD_PKGS) $(TEST_PKGS)
+
+run: build-deps
+	$(MAKE) ferry
+	./ferry --port $(PORT) $(DIR)
+
+# Unit tests and end-to-end tests run against the ASan+UBSan build.
+test: deps
+	$(MAKE) ferry
+	$(MAKE) SANITIZE=1 unit e2e
+
+define unit_rule
+$(BUILD)/$(1): $(BUILD)/$(1).o $$(addprefix $(BUILD)/,$$($(1)_OBJS)) \
+               $(BUILD)/log.o
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ -lcmocka $(MBEDTLS_LIBS)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+
+unit: $(UNIT_TESTS:%=$(BUILD)/%)
+	@for t in $(UNIT_TESTS); do \
+	    echo "== $$t"; ./$(BUILD)/$$t || exit 1; done
+
+e2e: $(BUILD)/ferry ferry
+	FERRY_BIN=$(CURDIR)/$(BUILD)/ferry FERRY_RELEASE_BIN=$(CURDIR)/ferry \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider test/e2e
+
+# Style checks that a compiler does not make.
+lint:
+	@! grep -nE '\b(atoi|sscanf|sprintf|strcpy|strcat|strtok|gets)\s*\(' \
+	    $(SRCS) *.h || { echo "lint: banned function"; exit 1; }
+	@! awk 'length($$0) > 100 { print FILENAME ":" FNR ": over 100 columns" }' \
+	    $(SRCS) *.h test/unit/*.c | grep . || exit 1
+	@! grep -nP '\t' $(SRCS) *.h || { echo "lint: tab"; exit 1; }
+	$(MAKE) clean-objs
+	$(MAKE) CC=clang ferry
+	$(MAKE) CC=gcc ferry
+
+clean-objs:
+	rm -rf build build-asan
+
+clean: clean-objs
+	rm -f ferry
+
+-include $(wildcard build/*.d build-asan/*.d)

@@ -1,0 +1,102 @@
+/*
+ * tls.h: everything that names mbedTLS.
+ *
+ * One server object (configuration, certificate and key, random generator,
+ * session tickets and cache) shared read-only by all workers once made,
+ * and one small connection object per client.  mbedTLS error codes never
+ * leave this module except inside a log line; callers see enum tls_status.
+ */
+#ifndef FERRY_TLS_H
+#define FERRY_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Lifetime of a session-ticket key; mbedTLS rotates keys after it. */
+#define TLS_TICKET_LIFETIME_S (12 * 3600)
+/* Session cache for clients without tickets: entries and their lifetime. */
+#define TLS_CACHE_ENTRIES     1000
+#define TLS_CACHE_TIMEOUT_S   3600
+
+struct tls_options {
+    const char *cert_path;      /* PEM chain, or NULL to use our own */
+    const char *key_path;       /* PEM key, or NULL with cert_path NULL */
+    const char *state_dir;      /* where our own identity lives, or NULL
+                                   for $XDG_CONFIG_HOME/ferry or
+                                   ~/.config/ferry */
+};
+
+struct tls_server;
+struct tls_conn;
+
+enum tls_status {
+    TLS_OK,             /* the call completed */
+    TLS_WANT_READ,      /* wait for readability, then repeat the call */
+    TLS_WANT_WRITE,     /* wait for writability, then repeat the call */
+    TLS_CLOSED,         /* the peer closed (close_notify or EOF) */
+    TLS_FAILED,         /* a protocol or socket error; drop the client */
+};
+
+/*
+ * Build the server: load --cert/--key, or load (first: generate and store)
+ * our self-signed ECDSA P-256 identity.  TLS 1.2 only, ECDHE with AEAD
+ * suites, x25519 then secp256r1, no renegotiation, ALPN http/1.1 and
+ * http/1.0, tickets and a session cache.  Returns NULL after logging why
+ * (file name and mbedTLS reason).  Must run before chroot.
+ */
+struct tls_server *tls_server_new(const struct tls_options *opts);
+
+/* Free the server; accepts NULL.  No connection may still use it. */
+void tls_server_free(struct tls_server *srv);
+
+/* "AB:CD:..": SHA-256 of the certificate's DER, as openssl prints it. */
+const char *tls_server_fingerprint(const struct tls_server *srv);
+
+/* "sha256//<base64>": the public-key pin for curl --pinnedpubkey. */
+const char *tls_server_pin(const struct tls_server *srv);
+
+/* Path of the certificate in use (ours or --cert), for the start-up line. */
+const char *tls_server_cert_path(const struct tls_server *srv);
+
+/*
+ * A TLS connection on non-blocking socket FD; PEER ("[::1]:5555") names it
+ * in debug lines and is copied.  Allocates the mbedTLS record buffers, so
+ * call it when the client's first bytes have arrived, not at accept.
+ * Returns NULL on ENOMEM or setup failure (logged).
+ */
+struct tls_conn *tls_conn_new(struct tls_server *srv, int fd,
+                              const char *peer);
+
+/* Free a connection; accepts NULL.  Does not close the socket. */
+void tls_conn_free(struct tls_conn *c);
+
+/* Advance the handshake. */
+enum tls_status tls_handshake(struct tls_conn *c);
+
+/*
+ * Read up to LEN decrypted bytes.  Returns the count (> 0) and TLS_OK, or
+ * 0 with another status in *ST.  After TLS_OK call again until WANT_READ:
+ * mbedTLS may hold bytes that no epoll event will announce.
+ */
+size_t tls_read(struct tls_conn *c, void *buf, size_t len,
+                enum tls_status *st);
+
+/*
+ * Write up to LEN bytes as at most one record.  Returns the count taken
+ * (> 0) with TLS_OK, or 0 with another status.  After TLS_WANT_* the
+ * caller must repeat the call with the same bytes and the same length.
+ */
+size_t tls_write(struct tls_conn *c, const void *buf, size_t len,
+                 enum tls_status *st);
+
+/* Send close_notify (best effort; TLS_WANT_* means try again later). */
+enum tls_status tls_close_notify(struct tls_conn *c);
+
+/* The negotiated ALPN protocol, or NULL. */
+const char *tls_alpn(const struct tls_conn *c);
+
+/* Cipher suite name and whether the session was resumed, for debug. */
+const char *tls_cipher(const struct tls_conn *c);
+
+#endif /* FERRY_TLS_H */
