@@ -19,7 +19,7 @@ PORT      ?= 8443
 # mbedTLS is linked statically, in this order, so ./ferry needs only libc.
 MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
 
-SRCS = server.c conn.c tls.c http.c files.c path.c range.c cond.c \
+SRCS = server.c conn.c respond.c tls.c http.c files.c path.c range.c cond.c \
        listing.c mime.c log.c
 
 ifeq ($(SANITIZE),1)

@@ -19,7 +19,8 @@
 static bool debug_on;
 static bool access_on = true;
 
-static void vlog(const char *fmt, va_list ap, int errnum);
+static void vlog(const char *fmt, va_list ap, int errnum)
+    __attribute__((format(printf, 1, 0)));
 static void write_all(int fd, const char *buf, size_t len);
 
 void

@@ -1,0 +1,612 @@
+/*
+ * conn.c: one client, from its first byte to its last.
+ *
+ * States: PEEK (nothing received; no TLS memory spent yet), PLAIN (plain
+ * HTTP on the TLS port: answered in plain text, then closed), HANDSHAKE,
+ * READ_HEAD, WRITE, CLOSE_NOTIFY and LINGER (our FIN is out; drain what
+ * the client still sends so our last response is not destroyed by a
+ * reset).  Deadlines are kept here; the worker enforces them.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "respond.h"
+
+#define LINGER_MS          2000     /* drain after our FIN, at most */
+#define LINGER_MAX_BYTES   (1 << 20)
+#define WRITE_BURST        16       /* records per turn: fairness */
+#define TLS_RECORD_MAX     16384    /* plaintext bytes of one record */
+#define TLS_HANDSHAKE_BYTE 0x16     /* first byte of every ClientHello */
+#define LOG_FIELD_MAX      512      /* escaped client bytes per log field */
+
+enum state {
+    ST_PEEK,
+    ST_PLAIN,
+    ST_HANDSHAKE,
+    ST_READ_HEAD,
+    ST_WRITE,
+    ST_CLOSE_NOTIFY,
+    ST_LINGER,
+};
+
+/* What a step wants: go on with the new state, or wait, or stop. */
+enum step {
+    STEP_AGAIN = -1,
+    STEP_READ = CONN_WAIT_READ,
+    STEP_WRITE = CONN_WAIT_WRITE,
+    STEP_DONE = CONN_DONE,
+};
+
+struct conn {
+    int fd;
+    enum state state;
+    bool head_started;          /* bytes of the next head have arrived */
+    bool have_response;
+    bool reparse;               /* buffered bytes not parsed yet */
+    struct tls_conn *tls;
+    uint64_t deadline_ms;
+    char *in;                   /* HTTP_MAX_HEAD_BYTES, only while needed */
+    size_t in_len;
+    size_t pending;             /* length of a TLS write to repeat */
+    size_t lingered;
+    struct response res;
+    char *log_line;             /* "... STATUS " NUL " \"ref\" \"ua\"" */
+    size_t log_split;
+    char host[64];              /* peer address, for the access log */
+    char peer[80];              /* "[addr]:port", for diagnostics */
+};
+
+static enum step step_peek(struct conn *c, struct conn_ctx *ctx);
+static enum step step_plain(struct conn *c, struct conn_ctx *ctx);
+static enum step step_handshake(struct conn *c, struct conn_ctx *ctx);
+static enum step step_read(struct conn *c, struct conn_ctx *ctx);
+static enum step step_write(struct conn *c, struct conn_ctx *ctx);
+static enum step step_close_notify(struct conn *c, struct conn_ctx *ctx);
+static enum step step_linger(struct conn *c, struct conn_ctx *ctx);
+static enum step parse_head(struct conn *c, struct conn_ctx *ctx);
+static enum step start_response(struct conn *c, struct conn_ctx *ctx,
+                                const struct http_request *req, int status);
+static void finish_response(struct conn *c);
+static int ensure_input(struct conn *c);
+static void release_input(struct conn *c);
+static void plain_answer(struct conn *c, const struct http_request *req,
+                         int rv);
+static void log_begin(struct conn *c, const struct http_request *req,
+                      int status, time_t now);
+static void log_end(struct conn *c);
+static void format_peer(struct conn *c, const struct sockaddr *sa,
+                        socklen_t len);
+
+struct conn *
+conn_new(int fd, const struct sockaddr *peer, socklen_t len,
+         const struct conn_ctx *ctx)
+{
+    struct conn *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return NULL;
+    c->fd = fd;
+    c->state = ST_PEEK;
+    c->res.fd = -1;
+    c->deadline_ms = ctx->now_ms + ctx->settings->handshake_timeout_ms;
+    format_peer(c, peer, len);
+    return c;
+}
+
+enum conn_wait
+conn_run(struct conn *c, struct conn_ctx *ctx)
+{
+    enum step r = STEP_AGAIN;
+
+    while (r == STEP_AGAIN) {
+        switch (c->state) {
+        case ST_PEEK:
+            r = step_peek(c, ctx);
+            break;
+        case ST_PLAIN:
+            r = step_plain(c, ctx);
+            break;
+        case ST_HANDSHAKE:
+            r = step_handshake(c, ctx);
+            break;
+        case ST_READ_HEAD:
+            r = step_read(c, ctx);
+            break;
+        case ST_WRITE:
+            r = step_write(c, ctx);
+            break;
+        case ST_CLOSE_NOTIFY:
+            r = step_close_notify(c, ctx);
+            break;
+        case ST_LINGER:
+            r = step_linger(c, ctx);
+            break;
+        }
+    }
+    return (enum conn_wait)r;
+}
+
+uint64_t
+conn_deadline_ms(const struct conn *c)
+{
+    return c->deadline_ms;
+}
+
+bool
+conn_is_idle(const struct conn *c)
+{
+    return c->state == ST_PEEK || c->state == ST_HANDSHAKE ||
+           c->state == ST_LINGER || c->state == ST_CLOSE_NOTIFY ||
+           (c->state == ST_READ_HEAD && c->in_len == 0);
+}
+
+int
+conn_fd(const struct conn *c)
+{
+    return c->fd;
+}
+
+void
+conn_log_timeout(const struct conn *c)
+{
+    static const char *const names[] = {
+        "before any byte", "reading a plain-HTTP request", "in handshake",
+        "reading a request head", "sending a response", "closing",
+        "lingering",
+    };
+
+    if (c->state == ST_READ_HEAD && !c->head_started)
+        log_debug("conn: %s: idle timeout", c->peer);
+    else
+        log_debug("conn: %s: timeout %s", c->peer, names[c->state]);
+}
+
+void
+conn_free(struct conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->have_response)
+        finish_response(c);     /* logs what was sent before the end */
+    tls_conn_free(c->tls);
+    release_input(c);
+    free(c->log_line);
+    close(c->fd);
+    free(c);
+}
+
+/*
+ * The first byte tells TLS from plain HTTP.  The TLS context and its
+ * 33 KiB of record buffers are made only now, so a silent connection
+ * costs nothing but this struct.
+ */
+static enum step
+step_peek(struct conn *c, struct conn_ctx *ctx)
+{
+    unsigned char first;
+    ssize_t n = recv(c->fd, &first, 1, MSG_PEEK);
+
+    if (n == -1 && (errno == EAGAIN || errno == EINTR))
+        return STEP_READ;
+    if (n <= 0)
+        return STEP_DONE;
+    if (first == TLS_HANDSHAKE_BYTE) {
+        c->tls = tls_conn_new(ctx->settings->tls, c->fd, c->peer);
+        if (c->tls == NULL)
+            return STEP_DONE;
+        c->state = ST_HANDSHAKE;
+        return STEP_AGAIN;
+    }
+    if (first >= 'A' && first <= 'Z' && ensure_input(c) == 0) {
+        c->state = ST_PLAIN;
+        return STEP_AGAIN;
+    }
+    log_debug("conn: %s: neither TLS nor HTTP (first byte 0x%02x)", c->peer,
+              first);
+    return STEP_DONE;
+}
+
+/* Plain HTTP sent to the TLS port: read its head, answer readably. */
+static enum step
+step_plain(struct conn *c, struct conn_ctx *ctx)
+{
+    struct http_request req;
+    ssize_t n;
+    int rv;
+
+    n = recv(c->fd, c->in + c->in_len, HTTP_MAX_HEAD_BYTES - c->in_len, 0);
+    if (n == -1 && (errno == EAGAIN || errno == EINTR))
+        return STEP_READ;
+    if (n <= 0)
+        return STEP_DONE;
+    c->in_len += (size_t)n;
+    rv = http_parse_request(c->in, c->in_len, &req);
+    if (rv == 0 && c->in_len < HTTP_MAX_HEAD_BYTES)
+        return STEP_READ;
+    plain_answer(c, &req, rv);
+    shutdown(c->fd, SHUT_WR);
+    c->state = ST_LINGER;
+    c->deadline_ms = ctx->now_ms + LINGER_MS;
+    return STEP_AGAIN;
+}
+
+static enum step
+step_handshake(struct conn *c, struct conn_ctx *ctx)
+{
+    switch (tls_handshake(c->tls)) {
+    case TLS_OK:
+        log_debug("conn: %s: handshake done, %s, alpn %s", c->peer,
+                  tls_cipher(c->tls),
+                  tls_alpn(c->tls) ? tls_alpn(c->tls) : "none");
+        c->state = ST_READ_HEAD;
+        c->head_started = false;
+        c->deadline_ms = ctx->now_ms + ctx->settings->header_timeout_ms;
+        return STEP_AGAIN;
+    case TLS_WANT_READ:
+        return STEP_READ;
+    case TLS_WANT_WRITE:
+        return STEP_WRITE;
+    default:
+        return STEP_DONE;
+    }
+}
+
+/*
+ * Read until a whole head is buffered.  Bytes left over from the last
+ * request (pipelining) are parsed first; then mbedTLS is read until it has
+ * nothing left, since it may hold decrypted bytes that no epoll event
+ * will announce.
+ */
+static enum step
+step_read(struct conn *c, struct conn_ctx *ctx)
+{
+    enum tls_status st;
+    size_t n;
+
+    if (c->reparse) {
+        enum step r;
+
+        c->reparse = false;
+        r = parse_head(c, ctx);
+        if (r != STEP_READ)
+            return r;
+    }
+    if (ensure_input(c) == -1)
+        return STEP_DONE;
+    for (;;) {
+        n = tls_read(c->tls, c->in + c->in_len,
+                     HTTP_MAX_HEAD_BYTES - c->in_len, &st);
+        if (n == 0)
+            break;
+        if (!c->head_started) {
+            c->head_started = true;
+            c->deadline_ms = ctx->now_ms + ctx->settings->header_timeout_ms;
+        }
+        c->in_len += n;
+        /* Parse only once a line is complete or the buffer is full, so a
+         * client trickling bytes cannot make us reparse the head per byte. */
+        if (memchr(c->in + c->in_len - n, '\n', n) != NULL ||
+            c->in_len == HTTP_MAX_HEAD_BYTES) {
+            enum step r = parse_head(c, ctx);
+
+            if (r != STEP_READ)
+                return r;
+        }
+    }
+    if (st == TLS_WANT_READ) {
+        if (c->in_len == 0)
+            release_input(c);   /* idle keep-alive: hold no buffer */
+        return STEP_READ;
+    }
+    if (st == TLS_WANT_WRITE)
+        return STEP_WRITE;
+    if (st == TLS_CLOSED && c->in_len > 0)
+        log_debug("conn: %s: closed in the middle of a request head",
+                  c->peer);
+    return STEP_DONE;
+}
+
+/* Parse the buffered head; on a verdict, start the response. */
+static enum step
+parse_head(struct conn *c, struct conn_ctx *ctx)
+{
+    struct http_request req;
+    int rv = http_parse_request(c->in, c->in_len, &req);
+
+    if (rv == 0 && c->in_len >= HTTP_MAX_HEAD_BYTES)
+        rv = -431;
+    if (rv == 0)
+        return STEP_READ;
+    return start_response(c, ctx, &req, rv);
+}
+
+/*
+ * Plan the response to a parsed head (RV > 0) or a refusal (RV < 0), and
+ * drop the head from the buffer.  A request with a body we do not read,
+ * and every refusal, closes the connection after the answer: where the
+ * next request would start is unknown.
+ */
+static enum step
+start_response(struct conn *c, struct conn_ctx *ctx,
+               const struct http_request *req, int rv)
+{
+    struct respond_env env = { ctx->settings->root, time(NULL) };
+    bool keep = rv > 0 && req->keep_alive && !ctx->stopping &&
+                !req->chunked &&
+                !(req->has_content_length && req->content_length > 0);
+    int status = rv < 0 ? -rv : 0;
+
+    memset(&c->res, 0, sizeof c->res);
+    c->res.fd = -1;
+    if (rv > 0 && respond_request(req, &env, keep, &c->res) == 0) {
+        status = c->res.status;
+    } else {
+        bool head = rv > 0 && req->method == HTTP_METHOD_HEAD;
+
+        if (rv > 0)
+            status = 503;           /* out of memory while planning */
+        response_free(&c->res);
+        if (respond_error(status, &env, false, head, &c->res) == -1) {
+            response_free(&c->res);
+            return STEP_DONE;
+        }
+    }
+    log_begin(c, rv > 0 ? req : NULL, status, env.now);
+    c->have_response = true;
+
+    if (rv > 0 && c->res.close_after == false) {
+        c->in_len -= (size_t)rv;
+        memmove(c->in, c->in + rv, c->in_len);
+        c->reparse = c->in_len > 0;
+    } else {
+        c->in_len = 0;
+    }
+    c->state = ST_WRITE;
+    c->pending = 0;
+    c->deadline_ms = ctx->now_ms + ctx->settings->send_timeout_ms;
+    return STEP_AGAIN;
+}
+
+/*
+ * Send the response record by record.  After a WANT_* the same bytes are
+ * produced again and offered with the same length, as mbedTLS requires.
+ * At most WRITE_BURST records per turn, so a fast reader cannot starve
+ * the other clients of this worker.
+ */
+static enum step
+step_write(struct conn *c, struct conn_ctx *ctx)
+{
+    size_t cap = ctx->scratch_len < TLS_RECORD_MAX ? ctx->scratch_len :
+                 TLS_RECORD_MAX;
+    enum tls_status st;
+    int burst;
+
+    for (burst = 0; burst < WRITE_BURST; burst++) {
+        ssize_t got;
+        size_t n;
+
+        if (response_done(&c->res)) {
+            bool close_after = c->res.close_after || ctx->stopping;
+
+            finish_response(c);
+            c->state = close_after ? ST_CLOSE_NOTIFY : ST_READ_HEAD;
+            c->head_started = c->in_len > 0;
+            c->deadline_ms = ctx->now_ms + (c->head_started ?
+                             ctx->settings->header_timeout_ms :
+                             ctx->settings->idle_timeout_ms);
+            return STEP_AGAIN;
+        }
+        got = response_read(&c->res, ctx->scratch,
+                            c->pending ? c->pending : cap);
+        if (got <= 0) {
+            log_warn("conn: %s: reading the file being sent failed",
+                     c->peer);
+            return STEP_DONE;
+        }
+        n = tls_write(c->tls, ctx->scratch, (size_t)got, &st);
+        if (n == 0) {
+            c->pending = (size_t)got;
+            if (st == TLS_WANT_WRITE)
+                return STEP_WRITE;
+            return st == TLS_WANT_READ ? STEP_READ : STEP_DONE;
+        }
+        c->pending = 0;
+        response_advance(&c->res, n);
+        c->deadline_ms = ctx->now_ms + ctx->settings->send_timeout_ms;
+    }
+    return STEP_WRITE;
+}
+
+/* Tell the client we are done, then half-close and linger. */
+static enum step
+step_close_notify(struct conn *c, struct conn_ctx *ctx)
+{
+    enum tls_status st = c->tls ? tls_close_notify(c->tls) : TLS_OK;
+
+    if (st == TLS_WANT_WRITE)
+        return STEP_WRITE;
+    if (st == TLS_WANT_READ)
+        return STEP_READ;
+    shutdown(c->fd, SHUT_WR);
+    release_input(c);
+    c->state = ST_LINGER;
+    c->deadline_ms = ctx->now_ms + LINGER_MS;
+    return STEP_AGAIN;
+}
+
+/*
+ * Discard what the client still sends until it closes: closing a socket
+ * with unread bytes sends a reset, which can destroy our last response
+ * before the client has read it.  Bounded in time and bytes.
+ */
+static enum step
+step_linger(struct conn *c, struct conn_ctx *ctx)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, ctx->scratch, ctx->scratch_len, 0);
+
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && errno == EAGAIN)
+            return STEP_READ;
+        if (n <= 0)
+            return STEP_DONE;
+        c->lingered += (size_t)n;
+        if (c->lingered > LINGER_MAX_BYTES)
+            return STEP_DONE;
+    }
+}
+
+/* The response is over (complete or not): log it and let it go. */
+static void
+finish_response(struct conn *c)
+{
+    log_end(c);
+    response_free(&c->res);
+    c->have_response = false;
+}
+
+static int
+ensure_input(struct conn *c)
+{
+    if (c->in == NULL)
+        c->in = malloc(HTTP_MAX_HEAD_BYTES);
+    return c->in == NULL ? -1 : 0;
+}
+
+static void
+release_input(struct conn *c)
+{
+    free(c->in);
+    c->in = NULL;
+    c->in_len = 0;
+}
+
+/*
+ * Answer plain HTTP with a redirect to the same host and target over
+ * https when the request is valid and names its host, else with a 400
+ * that says what to do.  One send: the answer is small and the socket's
+ * buffer empty, so it cannot block; if it is cut short, so be it.
+ */
+static void
+plain_answer(struct conn *c, const struct http_request *req, int rv)
+{
+    static const char body[] =
+        "This is an HTTPS server. Use https:// in the address.\n";
+    char out[HTTP_MAX_TARGET_BYTES + 512];
+    int n;
+
+    if (rv > 0 && req->host.len > 0 && req->target.len > 0 &&
+        req->target.ptr[0] == '/' && req->host.len < 256)
+        n = snprintf(out, sizeof out,
+                     "HTTP/1.1 301 Moved Permanently\r\n"
+                     "Location: https://%.*s%.*s\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n", (int)req->host.len,
+                     req->host.ptr, (int)req->target.len, req->target.ptr);
+    else
+        n = snprintf(out, sizeof out,
+                     "HTTP/1.1 400 Bad Request\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     sizeof body - 1, body);
+    if (n > 0 && (size_t)n < sizeof out)
+        (void)send(c->fd, out, (size_t)n, MSG_NOSIGNAL);
+    log_debug("conn: %s: plain HTTP on the TLS port, answered %s", c->peer,
+              rv > 0 && req->host.len > 0 ? "301" : "400");
+}
+
+/*
+ * Prepare the Combined Log Format line, all but the byte count, which is
+ * known only at the end: host - user [time] "request" status bytes
+ * "referer" "user-agent".  Client bytes are escaped.
+ */
+static void
+log_begin(struct conn *c, const struct http_request *req, int status,
+          time_t now)
+{
+    char line[LOG_FIELD_MAX * 3], when[64], reqline[LOG_FIELD_MAX];
+    char ref[LOG_FIELD_MAX], ua[LOG_FIELD_MAX];
+    struct tm tm;
+    int head, tail;
+
+    free(c->log_line);
+    c->log_line = NULL;
+    localtime_r(&now, &tm);
+    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S %z", &tm);
+    if (req != NULL) {
+        log_escape(reqline, sizeof reqline, req->request_line.ptr,
+                   req->request_line.len);
+        log_escape(ref, sizeof ref, req->referer.ptr, req->referer.len);
+        log_escape(ua, sizeof ua, req->user_agent.ptr, req->user_agent.len);
+    } else {
+        const char *eol = memchr(c->in, '\r', c->in_len);
+
+        log_escape(reqline, sizeof reqline, c->in,
+                   eol ? (size_t)(eol - c->in) : c->in_len);
+        ref[0] = ua[0] = '\0';
+    }
+    head = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d ", c->host,
+                    when, reqline, status);
+    tail = snprintf(line + head + 1, sizeof line - (size_t)head - 1,
+                    " \"%s\" \"%s\"", ref[0] ? ref : "-", ua[0] ? ua : "-");
+    if (head < 0 || tail < 0)
+        return;
+    c->log_line = malloc((size_t)head + 1 + (size_t)tail + 1);
+    if (c->log_line == NULL)
+        return;
+    memcpy(c->log_line, line, (size_t)head + 1 + (size_t)tail + 1);
+    c->log_line[head] = '\0';
+    c->log_split = (size_t)head;
+}
+
+/* Write the access-log line with the body bytes actually sent. */
+static void
+log_end(struct conn *c)
+{
+    char line[LOG_FIELD_MAX * 3 + 32];
+    int n;
+
+    if (c->log_line == NULL)
+        return;
+    n = snprintf(line, sizeof line, "%s%llu%s", c->log_line,
+                 (unsigned long long)c->res.sent_body,
+                 c->log_line + c->log_split + 1);
+    if (n > 0)
+        log_access(line, (size_t)n < sizeof line ? (size_t)n :
+                   sizeof line - 1);
+    free(c->log_line);
+    c->log_line = NULL;
+}
+
+/* "127.0.0.1" and "127.0.0.1:5555" (or "[::1]:5555") from a sockaddr;
+ * IPv4 peers on a dual-stack socket lose their "::ffff:" prefix. */
+static void
+format_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    const char *h = host;
+
+    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(c->host, sizeof c->host, "unknown");
+        snprintf(c->peer, sizeof c->peer, "unknown");
+        return;
+    }
+    if (strncmp(h, "::ffff:", 7) == 0 && strchr(h + 7, ':') == NULL)
+        h += 7;
+    snprintf(c->host, sizeof c->host, "%.63s", h);
+    if (strchr(h, ':') != NULL)
+        snprintf(c->peer, sizeof c->peer, "[%.63s]:%.7s", h, port);
+    else
+        snprintf(c->peer, sizeof c->peer, "%.63s:%.7s", h, port);
+}

@@ -1,0 +1,72 @@
+/*
+ * conn.h: one client connection as a small state machine.
+ *
+ * A connection is driven by its worker's event loop: conn_run advances it
+ * as far as the socket allows and says what to wait for next.  It owns
+ * the socket, the TLS context (made only once the client has sent its
+ * first byte), the bytes of the request head and the response in flight.
+ */
+#ifndef FERRY_CONN_H
+#define FERRY_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "files.h"
+#include "tls.h"
+
+/* Settings every connection reads; filled once by main. */
+struct conn_settings {
+    struct tls_server *tls;
+    const struct files_root *root;
+    uint32_t handshake_timeout_ms;  /* accept to finished handshake */
+    uint32_t header_timeout_ms;     /* first byte to complete head */
+    uint32_t idle_timeout_ms;       /* between requests */
+    uint32_t send_timeout_ms;       /* a client that stops reading */
+};
+
+/* What a worker lends every connection it runs. */
+struct conn_ctx {
+    const struct conn_settings *settings;
+    char *scratch;                  /* one TLS record of plaintext */
+    size_t scratch_len;
+    uint64_t now_ms;                /* CLOCK_MONOTONIC */
+    bool stopping;                  /* graceful stop: finish, then close */
+};
+
+enum conn_wait {
+    CONN_WAIT_READ,
+    CONN_WAIT_WRITE,
+    CONN_DONE,                      /* free it */
+};
+
+struct conn;
+
+/*
+ * A connection on accepted non-blocking socket FD from PEER.  Returns NULL
+ * on ENOMEM (the caller closes FD).
+ */
+struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t len,
+                      const struct conn_ctx *ctx);
+
+/* Advance C after its socket became ready (or on a timer). */
+enum conn_wait conn_run(struct conn *c, struct conn_ctx *ctx);
+
+/* When C must be given up (CLOCK_MONOTONIC ms). */
+uint64_t conn_deadline_ms(const struct conn *c);
+
+/* Whether C sits between requests, so a graceful stop may close it now. */
+bool conn_is_idle(const struct conn *c);
+
+/* The socket of C. */
+int conn_fd(const struct conn *c);
+
+/* Log why C is dropped on its deadline (debug level). */
+void conn_log_timeout(const struct conn *c);
+
+/* Close the socket and free everything; accepts NULL. */
+void conn_free(struct conn *c);
+
+#endif /* FERRY_CONN_H */

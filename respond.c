@@ -1,0 +1,518 @@
+/*
+ * respond.c: what to answer, for every request the parser accepted.
+ *
+ * Method checks, the path through path.c and the confined resolver in
+ * files.c, preconditions (cond.c), ranges (range.c) and listings
+ * (listing.c) meet here and become a status, a head and a list of body
+ * segments.  Sending them is the connection's business.
+ */
+#include "respond.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "cond.h"
+#include "listing.h"
+#include "log.h"
+#include "mime.h"
+#include "path.h"
+#include "range.h"
+
+#define ALLOW_READ_ONLY "GET, HEAD, OPTIONS"
+#define BOUNDARY_BYTES  12      /* random bytes, sent as 24 hex digits */
+#define PART_HEAD_MAX   256     /* one multipart part head */
+
+static int respond_path(const struct http_request *req,
+                        const struct respond_env *env, bool keep_alive,
+                        struct response *res);
+static int respond_dir(const struct http_request *req,
+                       const struct respond_env *env, bool keep_alive,
+                       const struct target_path *tp, int fd,
+                       struct response *res);
+static int respond_redirect(const struct respond_env *env, bool keep_alive,
+                            const struct target_path *tp,
+                            struct response *res);
+static int respond_file(const struct http_request *req,
+                        const struct respond_env *env, bool keep_alive,
+                        const struct target_path *tp, int fd,
+                        const struct stat *st, struct response *res);
+static int respond_ranges(const struct target_path *tp, uint64_t size,
+                          const struct byte_range *r, size_t count,
+                          bool head_only, struct http_head *h,
+                          struct response *res);
+static int add_part_segments(struct response *res, const char *parts,
+                             const struct byte_range *r, size_t count);
+static int make_boundary(char *out);
+static int status_for_errno(int err);
+static void head_common(struct http_head *h, char *buf, int status,
+                        const struct respond_env *env, bool keep_alive);
+static int finish(struct response *res, struct http_head *h, int status,
+                  char *body, size_t body_len, bool send_body);
+static int add_file_segment(struct response *res, uint64_t offset,
+                            uint64_t len);
+static int add_segments(struct response *res, size_t n);
+
+int
+respond_request(const struct http_request *req,
+                const struct respond_env *env, bool keep_alive,
+                struct response *res)
+{
+    res->fd = -1;
+    switch (req->method) {
+    case HTTP_METHOD_GET:
+    case HTTP_METHOD_HEAD:
+        return respond_path(req, env, keep_alive, res);
+    case HTTP_METHOD_OPTIONS: {
+        char buf[RESPOND_HEAD_MAX];
+        struct http_head h;
+
+        head_common(&h, buf, 204, env, keep_alive);
+        http_head_add(&h, "Allow", ALLOW_READ_ONLY);
+        res->close_after = !keep_alive;
+        return finish(res, &h, 204, NULL, 0, false);
+    }
+    case HTTP_METHOD_UNKNOWN:
+        return respond_error(501, env, keep_alive, false, res);
+    default:
+        /* PUT, DELETE, MKCOL: a read-only share forbids them (403); the
+         * rest are never ours (405).  Both say what is allowed. */
+        if (req->method == HTTP_METHOD_PUT ||
+            req->method == HTTP_METHOD_DELETE ||
+            req->method == HTTP_METHOD_MKCOL)
+            return respond_error(403, env, keep_alive, false, res);
+        return respond_error(405, env, keep_alive, false, res);
+    }
+}
+
+int
+respond_error(int status, const struct respond_env *env, bool keep_alive,
+              bool head_only, struct response *res)
+{
+    char buf[RESPOND_HEAD_MAX], *body;
+    struct http_head h;
+    int n;
+
+    res->fd = -1;
+    body = malloc(64);
+    if (body == NULL)
+        return -1;
+    n = snprintf(body, 64, "%d %s\n", status, http_reason(status));
+    head_common(&h, buf, status, env, keep_alive);
+    if (status == 403 || status == 405 || status == 501)
+        http_head_add(&h, "Allow", ALLOW_READ_ONLY);
+    http_head_add(&h, "Content-Type", "text/plain; charset=utf-8");
+    http_head_add(&h, "Content-Length", "%d", n);
+    res->close_after = !keep_alive;
+    return finish(res, &h, status, body, (size_t)n, !head_only);
+}
+
+/* GET or HEAD of a path: decode it, open it confined, answer by type. */
+static int
+respond_path(const struct http_request *req, const struct respond_env *env,
+             bool keep_alive, struct response *res)
+{
+    bool head_only = req->method == HTTP_METHOD_HEAD;
+    struct target_path tp;
+    struct stat st;
+    int fd, rv;
+
+    if (req->target.len == 1 && req->target.ptr[0] == '*')
+        return respond_error(400, env, keep_alive, head_only, res);
+    rv = path_from_target(req->target.ptr, req->target.len, &tp);
+    if (rv < 0)
+        return respond_error(-rv, env, keep_alive, head_only, res);
+    if (tp.has_dot_segment && !env->root->hidden)
+        return respond_error(404, env, keep_alive, head_only, res);
+
+    fd = files_open(env->root, tp.path, &st);
+    if (fd == -1)
+        return respond_error(status_for_errno(errno), env, keep_alive,
+                             head_only, res);
+    if (S_ISDIR(st.st_mode)) {
+        rv = respond_dir(req, env, keep_alive, &tp, fd, res);
+        close(fd);
+        return rv;
+    }
+    return respond_file(req, env, keep_alive, &tp, fd, &st, res);
+}
+
+/* A folder: redirect to the slash form, or list it. */
+static int
+respond_dir(const struct http_request *req, const struct respond_env *env,
+            bool keep_alive, const struct target_path *tp, int fd,
+            struct response *res)
+{
+    bool head_only = req->method == HTTP_METHOD_HEAD;
+    char buf[RESPOND_HEAD_MAX], *body;
+    struct listing list = { 0 };
+    enum listing_format format;
+    struct http_head h;
+    size_t len;
+
+    if (!tp->trailing_slash)
+        return respond_redirect(env, keep_alive, tp, res);
+    if (files_list(env->root, tp->path, fd, &list) == -1)
+        return respond_error(status_for_errno(errno), env, keep_alive,
+                             head_only, res);
+    format = listing_pick_format(req->accept.ptr, req->accept.len);
+    body = listing_render(format, tp->path, &list, &len);
+    listing_free(&list);
+    if (body == NULL)
+        return -1;
+
+    head_common(&h, buf, 200, env, keep_alive);
+    http_head_add(&h, "Content-Type", "%s", listing_content_type(format));
+    http_head_add(&h, "Content-Length", "%zu", len);
+    http_head_add(&h, "Vary", "Accept");
+    http_head_add(&h, "Cache-Control", "no-cache");
+    if (format == LISTING_HTML)
+        http_head_add(&h, "Content-Security-Policy", "%s", listing_csp());
+    res->close_after = !keep_alive;
+    return finish(res, &h, 200, body, len, !head_only);
+}
+
+/* 301 from "/a/b" to "/a/b/": an absolute path on the same host. */
+static int
+respond_redirect(const struct respond_env *env, bool keep_alive,
+                 const struct target_path *tp, struct response *res)
+{
+    char buf[RESPOND_HEAD_MAX], location[RESPOND_HEAD_MAX / 2];
+    struct http_head h;
+    int n;
+
+    n = path_encode(tp->path, location, sizeof location - 1);
+    if (n < 0)
+        return respond_error(414, env, keep_alive, false, res);
+    if (n == 0 || location[n - 1] != '/')
+        location[n++] = '/';
+    location[n] = '\0';
+
+    head_common(&h, buf, 301, env, keep_alive);
+    if (tp->query != NULL && (size_t)n + 1 + tp->query_len < sizeof location)
+        http_head_add(&h, "Location", "%s?%.*s", location,
+                      (int)tp->query_len, tp->query);
+    else
+        http_head_add(&h, "Location", "%s", location);
+    http_head_add(&h, "Content-Length", "0");
+    res->close_after = !keep_alive;
+    return finish(res, &h, 301, NULL, 0, false);
+}
+
+/* A regular file: preconditions, then 304, 412, 416, 206 or 200. */
+static int
+respond_file(const struct http_request *req, const struct respond_env *env,
+             bool keep_alive, const struct target_path *tp, int fd,
+             const struct stat *st, struct response *res)
+{
+    bool head_only = req->method == HTTP_METHOD_HEAD;
+    char buf[RESPOND_HEAD_MAX], etag[COND_ETAG_MAX], date[HTTP_DATE_LEN + 1];
+    uint64_t size = (uint64_t)st->st_size;
+    struct byte_range ranges[RANGE_MAX_PARTS];
+    enum range_outcome outcome = RANGE_IGNORE;
+    struct http_head h;
+    size_t count = 0;
+    int status;
+
+    res->fd = fd;
+    res->close_after = !keep_alive;
+    cond_etag(st, etag);
+    http_date_format(st->st_mtime, date);
+    status = cond_evaluate(req, true, etag, st->st_mtime);
+    if (status == 412)
+        return respond_error(412, env, keep_alive, head_only, res);
+
+    /* Range applies to GET only (RFC 9110 section 14.2), and only while
+     * If-Range still names this version of the file. */
+    if (status == 0 && req->method == HTTP_METHOD_GET && req->range.len > 0 &&
+        cond_if_range_holds(req, etag, st->st_mtime))
+        outcome = range_plan(req->range.ptr, req->range.len, size, ranges,
+                             &count);
+    if (status == 0)
+        status = outcome == RANGE_PARTIAL ? 206 :
+                 outcome == RANGE_UNSATISFIABLE ? 416 : 200;
+
+    head_common(&h, buf, status, env, keep_alive);
+    http_head_add(&h, "ETag", "%s", etag);
+    http_head_add(&h, "Last-Modified", "%s", date);
+    if (status == 304)
+        return finish(res, &h, 304, NULL, 0, false);
+    http_head_add(&h, "Accept-Ranges", "bytes");
+    if (status == 416) {
+        http_head_add(&h, "Content-Range", "bytes */%" PRIu64, size);
+        http_head_add(&h, "Content-Length", "0");
+        return finish(res, &h, 416, NULL, 0, false);
+    }
+    if (status == 206)
+        return respond_ranges(tp, size, ranges, count, head_only, &h, res);
+
+    http_head_add(&h, "Content-Type", "%s", mime_type_for(tp->path));
+    http_head_add(&h, "Content-Length", "%" PRIu64, size);
+    if (finish(res, &h, 200, NULL, 0, false) == -1)
+        return -1;
+    return head_only ? 0 : add_file_segment(res, 0, size);
+}
+
+/*
+ * 206: one range as a plain body, several as multipart/byteranges
+ * (RFC 9110 section 14.6) whose part heads live in one buffer.
+ */
+static int
+respond_ranges(const struct target_path *tp, uint64_t size,
+               const struct byte_range *r, size_t count, bool head_only,
+               struct http_head *h, struct response *res)
+{
+    const char *type = mime_type_for(tp->path);
+    char boundary[2 * BOUNDARY_BYTES + 1], *parts;
+    size_t i, used = 0, cap = (count + 1) * PART_HEAD_MAX;
+    uint64_t total = 0;
+
+    if (count == 1) {
+        total = r[0].last - r[0].first + 1;
+        http_head_add(h, "Content-Type", "%s", type);
+        http_head_add(h, "Content-Range", "bytes %" PRIu64 "-%" PRIu64
+                      "/%" PRIu64, r[0].first, r[0].last, size);
+        http_head_add(h, "Content-Length", "%" PRIu64, total);
+        if (finish(res, h, 206, NULL, 0, false) == -1)
+            return -1;
+        return head_only ? 0 : add_file_segment(res, r[0].first, total);
+    }
+
+    if (make_boundary(boundary) == -1 || (parts = malloc(cap)) == NULL)
+        return -1;
+    res->body = parts;      /* owned by the response from here on */
+    for (i = 0; i < count; i++) {
+        int n = snprintf(parts + used, cap - used,
+                         "%s--%s\r\nContent-Type: %s\r\n"
+                         "Content-Range: bytes %" PRIu64 "-%" PRIu64
+                         "/%" PRIu64 "\r\n\r\n", i ? "\r\n" : "", boundary,
+                         type, r[i].first, r[i].last, size);
+
+        used += (size_t)n;
+        total += (uint64_t)n + (r[i].last - r[i].first + 1);
+    }
+    used += (size_t)snprintf(parts + used, cap - used, "\r\n--%s--\r\n",
+                             boundary);
+    total += 8 + 2 * BOUNDARY_BYTES;
+
+    http_head_add(h, "Content-Type", "multipart/byteranges; boundary=%s",
+                  boundary);
+    http_head_add(h, "Content-Length", "%" PRIu64, total);
+    if (finish(res, h, 206, parts, 0, false) == -1)
+        return -1;
+    return head_only ? 0 : add_part_segments(res, parts, r, count);
+}
+
+/*
+ * The body of a multipart answer: each part head from PARTS (written in
+ * order, one after the other), then its range of the file, then the
+ * closing delimiter.
+ */
+static int
+add_part_segments(struct response *res, const char *parts,
+                  const struct byte_range *r, size_t count)
+{
+    size_t i, used = 0, n;
+
+    if (add_segments(res, 2 * count + 1) == -1)
+        return -1;
+    for (i = 0; i < count; i++) {
+        n = strstr(parts + used, "\r\n\r\n") + 4 - (parts + used);
+        res->segs[1 + 2 * i] = (struct segment){ parts, used, n };
+        res->segs[2 + 2 * i] = (struct segment){ NULL, r[i].first,
+                                                 r[i].last - r[i].first + 1 };
+        res->body_len += n + res->segs[2 + 2 * i].len;
+        used += n;
+    }
+    n = strlen(parts + used);
+    res->segs[1 + 2 * count] = (struct segment){ parts, used, n };
+    res->body_len += n;
+    return 0;
+}
+
+/* A boundary the file's bytes cannot be made to contain: random. */
+static int
+make_boundary(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[BOUNDARY_BYTES];
+    size_t i;
+
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return -1;
+    for (i = 0; i < sizeof rnd; i++) {
+        out[2 * i] = hex[rnd[i] >> 4];
+        out[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[2 * BOUNDARY_BYTES] = '\0';
+    return 0;
+}
+
+ssize_t
+response_read(const struct response *res, char *buf, size_t cap)
+{
+    size_t seg = res->seg, done = 0;
+    uint64_t off = res->seg_off;
+
+    while (done < cap && seg < res->nsegs) {
+        const struct segment *s = &res->segs[seg];
+        uint64_t left = s->len - off;
+        size_t want = left < cap - done ? (size_t)left : cap - done;
+
+        if (s->mem != NULL) {
+            memcpy(buf + done, s->mem + s->offset + off, want);
+        } else {
+            ssize_t n = pread(res->fd, buf + done, want,
+                              (off_t)(s->offset + off));
+
+            if (n <= 0) {
+                if (n == 0)
+                    errno = EIO;    /* the file shrank under us */
+                return -1;
+            }
+            want = (size_t)n;
+        }
+        done += want;
+        off += want;
+        if (off == s->len) {
+            seg++;
+            off = 0;
+        }
+    }
+    return (ssize_t)done;
+}
+
+void
+response_advance(struct response *res, size_t n)
+{
+    while (n > 0 && res->seg < res->nsegs) {
+        struct segment *s = &res->segs[res->seg];
+        uint64_t left = s->len - res->seg_off;
+        uint64_t step = n < left ? n : left;
+
+        if (res->seg > 0)
+            res->sent_body += step;
+        res->seg_off += step;
+        n -= (size_t)step;
+        if (res->seg_off == s->len) {
+            res->seg++;
+            res->seg_off = 0;
+        }
+    }
+}
+
+bool
+response_done(const struct response *res)
+{
+    return res->seg >= res->nsegs;
+}
+
+void
+response_free(struct response *res)
+{
+    if (res->fd >= 0)
+        close(res->fd);
+    free(res->head);
+    free(res->body);
+    free(res->segs);
+    memset(res, 0, sizeof *res);
+    res->fd = -1;
+}
+
+/* What a failed open means to the client. */
+static int
+status_for_errno(int err)
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ELOOP:
+    case EXDEV:
+        return 404;
+    case EACCES:
+    case EPERM:
+        return 403;
+    case ENAMETOOLONG:
+        return 414;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case EAGAIN:
+        return 503;
+    default:
+        log_warnx("files: open failed: %s", strerror(err));
+        return 500;
+    }
+}
+
+/* Status line, Date, Server and the fields every answer carries. */
+static void
+head_common(struct http_head *h, char *buf, int status,
+            const struct respond_env *env, bool keep_alive)
+{
+    http_head_begin(h, buf, RESPOND_HEAD_MAX, status, env->now);
+    http_head_add(h, "X-Content-Type-Options", "nosniff");
+    if (!keep_alive)
+        http_head_add(h, "Connection", "close");
+    else
+        http_head_add(h, "Connection", "keep-alive");
+}
+
+/*
+ * End the head, copy it to the response and make it segment 0; a memory
+ * BODY (owned from now on, even on failure) becomes segment 1 when sent.
+ */
+static int
+finish(struct response *res, struct http_head *h, int status, char *body,
+       size_t body_len, bool send_body)
+{
+    int len = http_head_end(h);
+
+    res->status = status;
+    if (body != NULL)
+        res->body = body;
+    if (len < 0)
+        return -1;
+    res->head = malloc((size_t)len);
+    if (res->head == NULL || add_segments(res, 0) == -1)
+        return -1;
+    memcpy(res->head, h->buf, (size_t)len);
+    res->segs[0] = (struct segment){ res->head, 0, (uint64_t)len };
+    if (send_body && body_len > 0) {
+        if (add_segments(res, 1) == -1)
+            return -1;
+        res->segs[1] = (struct segment){ body, 0, body_len };
+        res->body_len = body_len;
+    }
+    return 0;
+}
+
+/* Send LEN bytes of the open file from OFFSET as the body. */
+static int
+add_file_segment(struct response *res, uint64_t offset, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    if (add_segments(res, 1) == -1)
+        return -1;
+    res->segs[1] = (struct segment){ NULL, offset, len };
+    res->body_len = len;
+    return 0;
+}
+
+/* Grow the segment list to the head plus N more. */
+static int
+add_segments(struct response *res, size_t n)
+{
+    struct segment *segs = realloc(res->segs, (1 + n) * sizeof *segs);
+
+    if (segs == NULL)
+        return -1;
+    res->segs = segs;
+    res->nsegs = 1 + n;
+    return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * respond.h: from a parsed request to a planned response.
+ *
+ * Decides status, head and body for GET, HEAD and OPTIONS (and refusals
+ * for everything else), opening files through the confined resolver.  The
+ * body is a list of segments, memory or file ranges, that the connection
+ * pulls record by record with response_read; nothing here touches a
+ * socket or TLS.
+ */
+#ifndef FERRY_RESPOND_H
+#define FERRY_RESPOND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "files.h"
+#include "http.h"
+
+/* Room for a response head; ours are far smaller. */
+#define RESPOND_HEAD_MAX 2048
+
+/* One piece of the bytes to send: memory, or a range of the open file. */
+struct segment {
+    const char *mem;        /* NULL for a file range */
+    uint64_t offset;        /* file offset, or offset into mem */
+    uint64_t len;
+};
+
+struct response {
+    int status;
+    bool close_after;       /* send Connection: close and close after */
+    uint64_t body_len;      /* bytes of content, for the access log */
+    int fd;                 /* the file being sent, or -1 */
+    char *head;             /* owned */
+    char *body;             /* owned memory body or part heads, or NULL */
+    struct segment *segs;   /* owned: head first, then the body */
+    size_t nsegs;
+    size_t seg;             /* position: current segment ... */
+    uint64_t seg_off;       /* ... and offset inside it */
+    uint64_t sent_body;     /* content bytes sent so far */
+};
+
+/* What every response needs from the server. */
+struct respond_env {
+    const struct files_root *root;
+    time_t now;
+};
+
+/*
+ * Plan the answer to REQ into *RES (which the caller has zeroed).
+ * KEEP_ALIVE says whether the connection may stay open after it.
+ * Returns 0, or -1 on out-of-memory (then answer 503 with respond_error).
+ */
+int respond_request(const struct http_request *req,
+                    const struct respond_env *env, bool keep_alive,
+                    struct response *res);
+
+/*
+ * Plan a short error page for STATUS into *RES; HEAD_ONLY leaves out the
+ * body.  Returns 0, or -1 on out-of-memory.
+ */
+int respond_error(int status, const struct respond_env *env,
+                  bool keep_alive, bool head_only, struct response *res);
+
+/*
+ * Copy up to CAP bytes from the current position into BUF without moving
+ * it, so the same bytes can be produced again for a repeated TLS write.
+ * Returns the count, 0 at the end, or -1 when the file shrank or failed
+ * (errno set): the connection must then be dropped.
+ */
+ssize_t response_read(const struct response *res, char *buf, size_t cap);
+
+/* Move the position N bytes forward. */
+void response_advance(struct response *res, size_t n);
+
+/* Whether every byte has been sent. */
+bool response_done(const struct response *res);
+
+/* Release what RES holds; accepts a zeroed response. */
+void response_free(struct response *res);
+
+#endif /* FERRY_RESPOND_H */
