@@ -96,7 +96,11 @@ enum tls_status tls_close_notify(struct tls_conn *c);
 /* The negotiated ALPN protocol, or NULL. */
 const char *tls_alpn(const struct tls_conn *c);
 
-/* Cipher suite name and whether the session was resumed, for debug. */
+/*
+ * The cipher suite in mbedTLS's spelling ("TLS-ECDHE-ECDSA-WITH-..."), or
+ * NULL before the handshake, for debug lines.  mbedTLS 2.28 does not say
+ * whether a session was resumed.
+ */
 const char *tls_cipher(const struct tls_conn *c);
 
 #endif /* FERRY_TLS_H */
