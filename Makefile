@@ -19,8 +19,8 @@ PORT      ?= 8443
 # mbedTLS is linked statically, in this order, so ./ferry needs only libc.
 MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
 
-SRCS = server.c conn.c respond.c tls.c http.c files.c path.c range.c cond.c \
-       listing.c mime.c log.c
+SRCS = server.c conn.c respond.c tls.c ident.c http.c files.c path.c range.c \
+       cond.c listing.c mime.c log.c
 
 ifeq ($(SANITIZE),1)
 BUILD    = build-asan
