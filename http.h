@@ -73,7 +73,7 @@ struct http_request {
 /*
  * Parse the request head at the start of BUF (LEN bytes received so far).
  * Returns the head length (> 0) when complete and valid, 0 when more bytes
- * are needed, or -STATUS (-400, -414, -431, -501, -505) when the request
+ * are needed, or -STATUS (-400, -414, -417, -431, -501, -505) when the request
  * must be refused; after -400 the connection must be closed, since where
  * the next request starts is unknown.  A request head that can never
  * become valid is refused as soon as that is certain, not only at its end,
