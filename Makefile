@@ -19,8 +19,8 @@ PORT      ?= 8443
 # mbedTLS is linked statically, in this order, so ./ferry needs only libc.
 MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
 
-SRCS = server.c conn.c respond.c tls.c ident.c http.c files.c path.c range.c \
-       cond.c listing.c mime.c log.c
+SRCS = server.c conn.c respond.c tls.c ident.c http.c head.c files.c path.c \
+       range.c cond.c listing.c mime.c log.c
 
 ifeq ($(SANITIZE),1)
 BUILD    = build-asan
@@ -41,9 +41,11 @@ TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
              python3-pytest python3-requests chromium media-types
 
 # Unit tests: each links its module and nothing else (log.c for logging).
-UNIT_TESTS = test_http test_range test_path test_listing
+UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime
 test_http_OBJS    = http.o
-test_range_OBJS   = range.o cond.o http.o
+test_head_OBJS    = head.o
+test_mime_OBJS    = mime.o
+test_range_OBJS   = range.o cond.o http.o head.o
 test_path_OBJS    = path.o
 test_listing_OBJS = listing.o files.o path.o
 

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "head.h"
+
 /* An entity-tag: its opaque-tag, quotes included, and whether it is weak. */
 struct etag {
     const char *ptr;

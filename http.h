@@ -1,5 +1,5 @@
 /*
- * http.h: the HTTP/1.1 request parser and response-head writer.
+ * http.h: the HTTP/1.1 request parser and its number and token helpers.
  *
  * Works on buffers only: no sockets, no files, no TLS, no allocation.
  * The parser follows RFC 9112 strictly; what it refuses it answers with
@@ -12,13 +12,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 /* Limits, each with the status sent when a client passes it. */
 #define HTTP_MAX_HEAD_BYTES   16384 /* whole head; 431 beyond */
 #define HTTP_MAX_TARGET_BYTES 8192  /* request target; 414 beyond */
 #define HTTP_MAX_FIELDS       100   /* header lines; 431 beyond */
-#define HTTP_DATE_LEN         29    /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 
 enum http_method {
     HTTP_METHOD_UNKNOWN = 0,        /* a valid token we do not know: 501 */
@@ -80,40 +78,6 @@ struct http_request {
  * so a client cannot make us buffer a hopeless head.
  */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
-
-/* The reason phrase for STATUS ("Not Found"), "Unknown" if none. */
-const char *http_reason(int status);
-
-/* Write T as an IMF-fixdate into OUT (HTTP_DATE_LEN + 1 bytes). */
-void http_date_format(time_t t, char *out);
-
-/*
- * Parse an HTTP-date in any of the three forms RFC 9110 section 5.6.7 says
- * a recipient must accept.  Returns 0 and sets *T, or -1 if invalid.
- */
-int http_date_parse(const char *s, size_t len, time_t *t);
-
-/*
- * A response head being written into a caller's buffer.  Writes past CAP
- * are dropped and remembered, so callers check once, at http_head_end.
- */
-struct http_head {
-    char *buf;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
-
-/* Start "HTTP/1.1 STATUS Reason" with Date and Server fields. */
-void http_head_begin(struct http_head *h, char *buf, size_t cap, int status,
-                     time_t now);
-
-/* Append "NAME: VALUE\r\n", VALUE formatted like printf. */
-void http_head_add(struct http_head *h, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Append the blank line.  Returns the head length, or -1 on overflow. */
-int http_head_end(struct http_head *h);
 
 /*
  * Parse a decimal number from the wire: digits only, no sign, no space,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cond.h"
+#include "head.h"
 #include "listing.h"
 #include "log.h"
 #include "mime.h"
