@@ -232,8 +232,9 @@ files_list(const struct files_root *root, const char *path, int dirfd,
     }
 
     if (read_entries(root, path, d, out) == 0) {
-        qsort(out->entries, out->count, sizeof *out->entries,
-              compare_entries);
+        if (out->count > 1)
+            qsort(out->entries, out->count, sizeof *out->entries,
+                  compare_entries);
         rv = 0;
     }
 

@@ -139,6 +139,10 @@ respond_path(const struct http_request *req, const struct respond_env *env,
         close(fd);
         return rv;
     }
+    if (tp.trailing_slash) {
+        close(fd);              /* "a.txt/" names a folder that is not */
+        return respond_error(404, env, keep_alive, head_only, res);
+    }
     return respond_file(req, env, keep_alive, &tp, fd, &st, res);
 }
 
