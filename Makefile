@@ -88,7 +88,7 @@ run: build-deps
 
 # Unit tests and end-to-end tests run against the ASan+UBSan build.
 test: deps
-	$(MAKE) ferry
+	$(MAKE) lint
 	$(MAKE) SANITIZE=1 unit e2e
 
 define unit_rule
@@ -113,14 +113,13 @@ lint:
 	@! awk 'length($$0) > 100 { print FILENAME ":" FNR ": over 100 columns" }' \
 	    $(SRCS) *.h test/unit/*.c | grep . || exit 1
 	@! grep -nP '\t' $(SRCS) *.h || { echo "lint: tab"; exit 1; }
-	$(MAKE) clean-objs
-	$(MAKE) CC=clang ferry
+	$(MAKE) BUILD=build-clang CC=clang build-clang/ferry
 	$(MAKE) CC=gcc ferry
 
 clean-objs:
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang
 
 clean: clean-objs
 	rm -f ferry
 
--include $(wildcard build/*.d build-asan/*.d)
+-include $(wildcard build/*.d build-asan/*.d build-clang/*.d)
