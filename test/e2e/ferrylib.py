@@ -1,0 +1,382 @@
+"""Clients and parsers shared by the end-to-end tests.
+
+Everything here talks to a real ferry over real sockets: a byte-exact
+HTTP/1.1 client on python's ssl module (for requests that curl would
+tidy up), a response parser that knows when a body ends, and thin
+wrappers around curl and openssl.  Every blocking call has a timeout.
+"""
+
+import email.utils
+import os
+import re
+import socket
+import ssl
+import subprocess
+import time
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class HTTPError(Exception):
+    """The server sent something that is not HTTP/1.x."""
+
+
+def client_context(alpn=None):
+    """A TLS client context that does not check the certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+def tcp_connect(port, host="127.0.0.1", timeout=DEFAULT_TIMEOUT):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def tls_connect(port, host="127.0.0.1", timeout=DEFAULT_TIMEOUT, alpn=None):
+    raw = tcp_connect(port, host, timeout)
+    try:
+        ctx = client_context(alpn)
+        return ctx.wrap_socket(raw, server_hostname="localhost")
+    except BaseException:
+        raw.close()
+        raise
+
+
+class Response:
+    def __init__(self, version, status, reason, headers, body):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # list of (name, value), as sent
+        self.body = body
+
+    def header(self, name):
+        """The value of the first field NAME (case-insensitive), or None."""
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v
+        return None
+
+    def header_all(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+    def has_header(self, name):
+        return self.header(name) is not None
+
+    def __repr__(self):
+        return "<Response %d %r, %d headers, %d body bytes>" % (
+            self.status, self.reason, len(self.headers), len(self.body))
+
+
+class ResponseReader:
+    """Read HTTP responses one after the other from a socket."""
+
+    def __init__(self, sock, deadline):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+        self.deadline = deadline
+
+    def _fill(self):
+        if self.eof:
+            return False
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("response not complete in time")
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(1 << 20)
+        except ConnectionResetError:
+            data = b""
+        except ssl.SSLError as e:
+            # An abrupt close after the last record: treat as EOF.
+            if "EOF" in str(e) or "UNEXPECTED" in str(e).upper():
+                data = b""
+            else:
+                raise
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                raise HTTPError("connection closed with %d of %d bytes"
+                                % (len(self.buf), n))
+
+    def _line_end(self, start=0):
+        while True:
+            i = self.buf.find(b"\r\n", start)
+            if i >= 0:
+                return i
+            if not self._fill():
+                raise HTTPError("connection closed inside a line")
+
+    def read_head(self):
+        """Returns (version, status, reason, headers) or None at clean EOF."""
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill():
+                if not self.buf:
+                    return None
+                raise HTTPError("connection closed inside a head: %r"
+                                % self.buf[:200])
+        end = self.buf.index(b"\r\n\r\n")
+        head = self.buf[:end].decode("latin-1")
+        self.buf = self.buf[end + 4:]
+        lines = head.split("\r\n")
+        m = re.match(r"^(HTTP/\d\.\d) (\d{3}) ?(.*)$", lines[0])
+        if not m:
+            raise HTTPError("bad status line %r" % lines[0])
+        headers = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise HTTPError("bad header line %r" % line)
+            headers.append((name, value.strip(" \t")))
+        return m.group(1), int(m.group(2)), m.group(3), headers
+
+    def read_body_len(self, n):
+        self._need(n)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return body
+
+    def read_chunked(self):
+        body = b""
+        while True:
+            i = self._line_end()
+            size = int(self.buf[:i].split(b";")[0], 16)
+            self.buf = self.buf[i + 2:]
+            if size == 0:
+                while True:     # trailers up to the empty line
+                    i = self._line_end()
+                    line, self.buf = self.buf[:i], self.buf[i + 2:]
+                    if not line:
+                        return body
+            self._need(size + 2)
+            body += self.buf[:size]
+            self.buf = self.buf[size + 2:]
+
+    def read_to_eof(self):
+        while self._fill():
+            pass
+        body, self.buf = self.buf, b""
+        return body
+
+    def read_response(self, method="GET"):
+        head = self.read_head()
+        if head is None:
+            return None
+        version, status, reason, headers = head
+        r = Response(version, status, reason, headers, b"")
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            return r
+        te = r.header("Transfer-Encoding")
+        cl = r.header("Content-Length")
+        if te and "chunked" in te.lower():
+            r.body = self.read_chunked()
+        elif cl is not None:
+            r.body = self.read_body_len(int(cl))
+        else:
+            r.body = self.read_to_eof()
+        return r
+
+    def at_eof(self, wait=0.5):
+        """True if the peer closed (no bytes pending) within WAIT seconds."""
+        if self.buf:
+            return False
+        old = self.deadline
+        self.deadline = time.monotonic() + wait
+        try:
+            return not self._fill()
+        except (socket.timeout, TimeoutError):
+            return False
+        finally:
+            self.deadline = old
+
+
+def methods_of(data):
+    """The method of each request in DATA (for HEAD-aware parsing)."""
+    out = []
+    for m in re.finditer(rb"(?:^|\r\n\r\n|\n\n)([A-Z]+) ", data):
+        out.append(m.group(1).decode())
+    return out or ["GET"]
+
+
+def exchange(port, data, count=1, methods=None, timeout=DEFAULT_TIMEOUT,
+             host="127.0.0.1", close_wait=2.0, sock=None):
+    """Send DATA in one write over a new TLS connection and read COUNT
+    responses.  Returns (responses, closed): closed says whether the server
+    closed the connection within CLOSE_WAIT seconds after the last one."""
+    own = sock is None
+    if own:
+        sock = tls_connect(port, host, timeout)
+    try:
+        sock.sendall(data)
+        rd = ResponseReader(sock, time.monotonic() + timeout)
+        methods = methods or ["GET"] * count
+        out = []
+        for i in range(count):
+            r = rd.read_response(methods[i] if i < len(methods) else "GET")
+            if r is None:
+                break
+            out.append(r)
+        closed = rd.at_eof(close_wait) if close_wait else False
+        return out, closed
+    finally:
+        if own:
+            sock.close()
+
+
+def build_request(path, method="GET", headers=None, host=None, port=None,
+                  version="HTTP/1.1", close=True):
+    """Bytes of a request; HEADERS is a list of (name, value) or a dict."""
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    headers = list(headers or [])
+    names = {n.lower() for n, _ in headers}
+    lines = ["%s %s %s" % (method, path, version)]
+    if "host" not in names and version == "HTTP/1.1":
+        lines.append("Host: %s" % (host or "localhost:%s" % port))
+    if close and "connection" not in names and version == "HTTP/1.1":
+        lines.append("Connection: close")
+    for n, v in headers:
+        lines.append("%s: %s" % (n, v))
+    out = "\r\n".join(lines) + "\r\n\r\n"
+    return out.encode("utf-8", "surrogateescape")
+
+
+def fetch(port, path, method="GET", headers=None, timeout=DEFAULT_TIMEOUT,
+          host="127.0.0.1"):
+    """One request on its own connection; returns the Response."""
+    req = build_request(path, method, headers, port=port)
+    rs, _ = exchange(port, req, 1, [method], timeout, host, close_wait=0)
+    if not rs:
+        raise HTTPError("no response to %s %s" % (method, path))
+    return rs[0]
+
+
+def wait_closed(sock, timeout):
+    """Read and discard until the peer closes.  Returns the seconds it
+    took, or None if it was still open after TIMEOUT."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            return None
+        except (ConnectionResetError, BrokenPipeError):
+            return time.monotonic() - t0
+        except ssl.SSLError:
+            return time.monotonic() - t0
+        if not data:
+            return time.monotonic() - t0
+
+
+def still_open(sock, wait=0.3):
+    """True if SOCK has not been closed by the peer (nothing to read)."""
+    sock.settimeout(wait)
+    try:
+        data = sock.recv(1, socket.MSG_PEEK) if not isinstance(
+            sock, ssl.SSLSocket) else sock.recv(1)
+    except (socket.timeout, TimeoutError):
+        return True
+    except (OSError, ssl.SSLError):
+        return False
+    return bool(data)
+
+
+def parse_multipart(content_type, body):
+    """Parts of a multipart/byteranges body: list of (first, last, total,
+    part_content_type, data).  Slices by Content-Range, not by searching."""
+    m = re.search(r'boundary="?([^";]+)"?', content_type)
+    assert m, "no boundary in %r" % content_type
+    delim = b"--" + m.group(1).encode()
+    parts = []
+    pos = body.index(delim)
+    assert body[:pos].strip(b"\r\n") == b"", "junk before first boundary"
+    while True:
+        pos += len(delim)
+        if body[pos:pos + 2] == b"--":
+            break
+        assert body[pos:pos + 2] == b"\r\n", "no CRLF after boundary"
+        end = body.index(b"\r\n\r\n", pos + 2)
+        hdrs = {}
+        for line in body[pos + 2:end].decode("latin-1").split("\r\n"):
+            n, _, v = line.partition(":")
+            hdrs[n.strip().lower()] = v.strip()
+        cr = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)$",
+                      hdrs.get("content-range", ""))
+        assert cr, "part without Content-Range: %r" % hdrs
+        first, last = int(cr.group(1)), int(cr.group(2))
+        data_start = end + 4
+        data = body[data_start:data_start + last - first + 1]
+        parts.append((first, last, cr.group(3), hdrs.get("content-type"),
+                      data))
+        pos = data_start + last - first + 1
+        assert body[pos:pos + 2] == b"\r\n", "no CRLF after part data"
+        pos += 2
+        assert body[pos:pos + len(delim)] == delim, "no boundary after part"
+    return parts
+
+
+def http_date(t):
+    return email.utils.formatdate(t, usegmt=True)
+
+
+def run(cmd, timeout=60, input=None, **kw):
+    """subprocess.run with a timeout and captured bytes output."""
+    return subprocess.run(cmd, input=input, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=timeout, **kw)
+
+
+def curl(args, timeout=60, cacert=None):
+    """Run curl quietly; -k unless a CA certificate is given."""
+    base = ["curl", "-sS", "--max-time", str(timeout)]
+    base += ["--cacert", str(cacert)] if cacert else ["-k"]
+    return run(base + list(args), timeout=timeout + 10)
+
+
+def curl_status(url, extra=(), timeout=30):
+    """(http_code, body) of a curl GET with -k and --path-as-is."""
+    r = curl(["--path-as-is", "-g", "-o", "-", "-w", "\n%{http_code}",
+              *extra, url], timeout=timeout)
+    body, _, code = r.stdout.rpartition(b"\n")
+    return int(code or b"0"), body, r
+
+
+def s_client(port, args=(), stdin=b"", timeout=20, host="127.0.0.1"):
+    """openssl s_client against the server; returns (rc, text)."""
+    cmd = ["openssl", "s_client", "-connect", "%s:%d" % (host, port),
+           "-servername", "localhost", *args]
+    r = run(cmd, timeout=timeout, input=stdin)
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+def handshake_ok(text):
+    """Whether s_client's output shows a negotiated cipher."""
+    m = re.search(r"Cipher is (\S+)", text)
+    return bool(m) and m.group(1) != "(NONE)"
+
+
+def write_file(path, data, mtime=None):
+    if isinstance(data, str):
+        data = data.encode()
+    with open(path, "wb") as f:
+        f.write(data)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return data
