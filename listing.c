@@ -5,32 +5,28 @@
  * bytes someone else chose: HTML and JSON get them escaped, with U+FFFD in
  * place of each byte that is not part of well-formed UTF-8, while hrefs
  * carry the exact bytes percent-encoded, so every link leads to its file.
- * The only state is the CSP string, computed once from the page's style.
+ * A writable share gets the drop page: page.c's controls and script, and a
+ * delete button per row.  Accept parsing is accept.c's, the page's style,
+ * script and policy are page.c's.
  */
 #include "listing.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include <mbedtls/base64.h>
-#include <mbedtls/sha256.h>
-
+#include "accept.h"
+#include "page.h"
 #include "path.h"
 
-#define ACCEPT_MAX_RANGES 64    /* browsers send about 10; more is abuse */
-#define QVALUE_MAX      1000    /* q-values in thousandths: "q=1" */
 #define BUF_MIN_BYTES   4096    /* first allocation of an output buffer */
-#define CSP_MAX_BYTES   256     /* the policy below is about 170 bytes */
 /*
  * Each breadcrumb link costs "../" per level up, so linking every ancestor
  * of a path of 2000 one-letter folders would cost megabytes; ancestors
@@ -39,17 +35,6 @@
 #define CRUMB_MAX_UP    64
 
 #define REPLACEMENT_UTF8 "\xef\xbf\xbd"     /* U+FFFD */
-
-/* One media-range of an Accept field: pointers into the caller's value. */
-struct accept_range {
-    const char *type, *subtype;
-    size_t type_len, subtype_len;
-    int q;                  /* thousandths, 0 to QVALUE_MAX */
-};
-
-struct cursor {
-    const char *p, *end;
-};
 
 /* Grows as needed; once an allocation fails, appends do nothing. */
 struct buf {
@@ -60,60 +45,21 @@ struct buf {
 
 typedef void put_char_fn(struct buf *b, unsigned char ch);
 
-static const struct {
-    const char *type, *subtype;
-} formats[] = {
+/* In enum order: HTML first, so that it wins ties. */
+static const struct accept_type formats[] = {
     [LISTING_HTML] = { "text", "html" },
     [LISTING_JSON] = { "application", "json" },
     [LISTING_TEXT] = { "text", "plain" },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
-/*
- * The page's only style.  Its SHA-256 goes into the CSP, so it must be
- * sent byte for byte as it is here, inside <style>...</style>.
- */
-static const char page_style[] =
-    ":root{color-scheme:light dark}"
-    "body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;"
-    "max-width:60em;padding:0 1em;color:#222;background:#fff}"
-    "h1{font-size:1.3em;font-weight:600;overflow-wrap:anywhere}"
-    "table{border-collapse:collapse;width:100%}"
-    "th,td{padding:.45em .6em;text-align:left;vertical-align:top;"
-    "border-bottom:1px solid #ddd}"
-    "td:first-child{overflow-wrap:anywhere}"
-    "td:first-child a{display:block}"
-    "th:nth-child(2),td:nth-child(2){text-align:right;white-space:nowrap}"
-    "td:nth-child(3){white-space:nowrap}"
-    "a{color:#0645ad;text-decoration:none}a:hover{text-decoration:underline}"
-    "@media (max-width:40em){body{padding:0 .5em}th,td{padding:.6em .3em}"
-    "td:nth-child(3){white-space:normal;font-size:.85em}}"
-    "@media (prefers-color-scheme:dark){body{color:#ddd;background:#121212}"
-    "th,td{border-color:#333}a{color:#8ab4f8}}";
-
-static pthread_once_t csp_once = PTHREAD_ONCE_INIT;
-/* Set once by make_csp; if hashing ever failed, the page shows unstyled. */
-static char csp[CSP_MAX_BYTES] = "default-src 'none'";
-
-static int parse_range(struct cursor *c, struct accept_range *r);
-static int parse_params(struct cursor *c, struct accept_range *r);
-static int parse_qvalue(struct cursor *c, int *q);
-static int skip_param_value(struct cursor *c);
-static int skip_quoted(struct cursor *c);
-static size_t skip_token(struct cursor *c);
-static void skip_ows(struct cursor *c);
-static bool is_tchar(unsigned char ch);
-static bool is_star(const char *s, size_t len);
-static void score_range(const struct accept_range *r, int q[], int spec[]);
-static int match_spec(const struct accept_range *r, const char *type,
-                      const char *subtype);
-static bool token_is(const char *s, size_t len, const char *word);
-static void make_csp(void);
 static void render_html(struct buf *b, const char *path,
-                        const struct listing *l);
+                        const struct listing *l, bool writable);
+static void put_html_head(struct buf *b, const char *path, bool writable);
 static void put_breadcrumb(struct buf *b, const char *path);
 static void put_up_link(struct buf *b, size_t up);
-static void put_html_row(struct buf *b, const struct listing_entry *e);
+static void put_html_row(struct buf *b, const struct listing_entry *e,
+                         bool writable);
 static void put_href(struct buf *b, const char *name);
 static void put_size(struct buf *b, uint64_t size);
 static void render_json(struct buf *b, const char *path,
@@ -138,46 +84,11 @@ static void buf_fmt(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static char *buf_finish(struct buf *b, size_t *len);
 
-/*
- * RFC 9110 12.5.1: the most specific media-range that matches a format
- * gives it its q (the highest q among equally specific ones); a format no
- * range matches gets 0.  A malformed field counts as absent.
- */
+/* Bounds of the choice are accept.c's: it answers 0 (HTML) when unsure. */
 enum listing_format
 listing_pick_format(const char *accept, size_t len)
 {
-    int q[NFORMATS] = { 0 }, spec[NFORMATS] = { -1, -1, -1 };
-    struct accept_range r;
-    struct cursor c;
-    size_t nranges = 0;
-    enum listing_format best = LISTING_HTML;
-
-    if (accept == NULL || len == 0)
-        return LISTING_HTML;
-    c.p = accept;
-    c.end = accept + len;
-    for (;;) {
-        skip_ows(&c);
-        if (c.p == c.end)
-            break;
-        if (*c.p == ',') {      /* empty list elements are allowed (5.6.1) */
-            c.p++;
-            continue;
-        }
-        if (++nranges > ACCEPT_MAX_RANGES || parse_range(&c, &r) == -1)
-            return LISTING_HTML;
-        score_range(&r, q, spec);
-        skip_ows(&c);
-        if (c.p != c.end && *c.p++ != ',')
-            return LISTING_HTML;
-    }
-
-    /* Ties, and nothing acceptable at all, go to HTML, then JSON. */
-    if (q[LISTING_JSON] > q[best])
-        best = LISTING_JSON;
-    if (q[LISTING_TEXT] > q[best])
-        best = LISTING_TEXT;
-    return best;
+    return (enum listing_format)accept_pick(accept, len, formats, NFORMATS);
 }
 
 const char *
@@ -196,7 +107,7 @@ listing_content_type(enum listing_format format)
 
 char *
 listing_render(enum listing_format format, const char *path,
-               const struct listing *l, size_t *len)
+               const struct listing *l, bool writable, size_t *len)
 {
     struct buf b = { NULL, 0, 0, false };
 
@@ -209,211 +120,60 @@ listing_render(enum listing_format format, const char *path,
         break;
     case LISTING_HTML:
     default:
-        render_html(&b, path, l);
+        render_html(&b, path, l, writable);
         break;
     }
     return buf_finish(&b, len);
 }
 
 const char *
-listing_csp(void)
+listing_csp(bool writable)
 {
-    pthread_once(&csp_once, make_csp);
-    return csp;
+    return page_csp(writable);
 }
 
-/* media-range = ( "*" "/" "*" / type "/" "*" / type "/" subtype ) params */
-static int
-parse_range(struct cursor *c, struct accept_range *r)
-{
-    r->type = c->p;
-    r->type_len = skip_token(c);
-    if (r->type_len == 0 || c->p == c->end || *c->p != '/')
-        return -1;
-    c->p++;
-    r->subtype = c->p;
-    r->subtype_len = skip_token(c);
-    if (r->subtype_len == 0)
-        return -1;
-    if (is_star(r->type, r->type_len) && !is_star(r->subtype, r->subtype_len))
-        return -1;              /* "*" "/" "html" is no media-range */
-    r->q = QVALUE_MAX;
-    return parse_params(c, r);
-}
-
-/* parameters = *( OWS ";" OWS [ name "=" ( token / quoted-string ) ] ) */
-static int
-parse_params(struct cursor *c, struct accept_range *r)
-{
-    const char *name;
-    size_t name_len;
-
-    for (;;) {
-        skip_ows(c);
-        if (c->p == c->end || *c->p != ';')
-            return 0;
-        c->p++;
-        skip_ows(c);
-        if (c->p == c->end || !is_tchar((unsigned char)*c->p))
-            continue;           /* the parameter is optional */
-
-        name = c->p;
-        name_len = skip_token(c);
-        if (c->p == c->end || *c->p != '=')
-            return -1;
-        c->p++;
-        if (token_is(name, name_len, "q")) {
-            if (parse_qvalue(c, &r->q) == -1)
-                return -1;
-        } else if (skip_param_value(c) == -1) {
-            return -1;
-        }
-    }
-}
-
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), 12.4.2 */
-static int
-parse_qvalue(struct cursor *c, int *q)
-{
-    int value, scale = QVALUE_MAX / 10, digits = 0;
-
-    if (c->p == c->end || (*c->p != '0' && *c->p != '1'))
-        return -1;
-    value = (*c->p++ - '0') * QVALUE_MAX;
-    if (c->p != c->end && *c->p == '.') {
-        c->p++;
-        while (c->p != c->end && *c->p >= '0' && *c->p <= '9') {
-            if (++digits > 3)
-                return -1;
-            value += (*c->p++ - '0') * scale;
-            scale /= 10;
-        }
-    }
-    if (value > QVALUE_MAX)
-        return -1;
-    *q = value;
-    return 0;
-}
-
-static int
-skip_param_value(struct cursor *c)
-{
-    if (c->p != c->end && *c->p == '"')
-        return skip_quoted(c);
-    return skip_token(c) > 0 ? 0 : -1;
-}
-
-/* quoted-string = DQUOTE *( qdtext / "\" octet ) DQUOTE, RFC 9110 5.6.4 */
-static int
-skip_quoted(struct cursor *c)
-{
-    unsigned char ch;
-
-    c->p++;
-    while (c->p != c->end) {
-        ch = (unsigned char)*c->p++;
-        if (ch == '"')
-            return 0;
-        if (ch == '\\') {
-            if (c->p == c->end)
-                return -1;
-            ch = (unsigned char)*c->p++;
-        }
-        if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
-            return -1;
-    }
-    return -1;
-}
-
-static size_t
-skip_token(struct cursor *c)
-{
-    const char *start = c->p;
-
-    while (c->p != c->end && is_tchar((unsigned char)*c->p))
-        c->p++;
-    return (size_t)(c->p - start);
-}
-
+/*
+ * Writable, the page gains the drop controls under the heading, a column
+ * of delete buttons, an empty-folder note the script can show again, and
+ * the script last, once the elements it looks for exist.
+ */
 static void
-skip_ows(struct cursor *c)
-{
-    while (c->p != c->end && (*c->p == ' ' || *c->p == '\t'))
-        c->p++;
-}
-
-static bool
-is_tchar(unsigned char ch)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-        (ch >= '0' && ch <= '9'))
-        return true;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static bool
-is_star(const char *s, size_t len)
-{
-    return len == 1 && *s == '*';
-}
-
-/* Let R give its q to each format it matches more specifically than before. */
-static void
-score_range(const struct accept_range *r, int q[], int spec[])
-{
-    size_t i;
-    int s;
-
-    for (i = 0; i < NFORMATS; i++) {
-        s = match_spec(r, formats[i].type, formats[i].subtype);
-        if (s < 0 || s < spec[i] || (s == spec[i] && r->q <= q[i]))
-            continue;
-        spec[i] = s;
-        q[i] = r->q;
-    }
-}
-
-/* 2 for type/subtype, 1 for type/ *, 0 for * / *, -1 if R does not match. */
-static int
-match_spec(const struct accept_range *r, const char *type, const char *subtype)
-{
-    if (is_star(r->type, r->type_len))
-        return 0;               /* parse_range saw that the subtype is "*" */
-    if (!token_is(r->type, r->type_len, type))
-        return -1;
-    if (is_star(r->subtype, r->subtype_len))
-        return 1;
-    return token_is(r->subtype, r->subtype_len, subtype) ? 2 : -1;
-}
-
-/* Media types and parameter names are case-insensitive (8.3.1). */
-static bool
-token_is(const char *s, size_t len, const char *word)
-{
-    return len == strlen(word) && strncasecmp(s, word, len) == 0;
-}
-
-static void
-make_csp(void)
-{
-    unsigned char hash[32], b64[64];
-    size_t b64_len;
-
-    if (mbedtls_sha256_ret((const unsigned char *)page_style,
-                           sizeof page_style - 1, hash, 0) != 0 ||
-        mbedtls_base64_encode(b64, sizeof b64, &b64_len, hash,
-                              sizeof hash) != 0)
-        return;
-    snprintf(csp, sizeof csp, "default-src 'none'; style-src 'sha256-%s'; "
-             "img-src data:; base-uri 'none'; form-action 'none'; "
-             "frame-ancestors 'none'", (const char *)b64);
-}
-
-static void
-render_html(struct buf *b, const char *path, const struct listing *l)
+render_html(struct buf *b, const char *path, const struct listing *l,
+            bool writable)
 {
     size_t i;
 
+    put_html_head(b, path, writable);
+    buf_str(b, "<body>\n<h1>Index of ");
+    put_breadcrumb(b, path);
+    buf_str(b, "</h1>\n");
+    if (writable)
+        buf_str(b, page_controls());
+    buf_str(b, "<table>\n<thead><tr><th>Name</th><th>Size</th>"
+            "<th>Modified</th>");
+    buf_str(b, writable ? "<th></th></tr></thead>\n<tbody>\n"
+                        : "</tr></thead>\n<tbody>\n");
+    if (!is_root(path))
+        buf_str(b, writable ? "<tr><td><a href=\"../\">../</a></td>"
+                              "<td>-</td><td></td><td></td></tr>\n"
+                            : "<tr><td><a href=\"../\">../</a></td>"
+                              "<td>-</td><td></td></tr>\n");
+
+    for (i = 0; i < l->count; i++)
+        put_html_row(b, &l->entries[i], writable);
+    buf_str(b, "</tbody>\n</table>\n");
+    if (writable)
+        buf_fmt(b, "<p id=\"empty\"%s>This folder is empty.</p>\n"
+                "<script>%s</script>\n", l->count > 0 ? " hidden" : "",
+                page_script());
+    else if (l->count == 0)
+        buf_str(b, "<p>This folder is empty.</p>\n");
+    buf_str(b, "</body>\n</html>\n");
+}
+
+static void
+put_html_head(struct buf *b, const char *path, bool writable)
+{
     buf_str(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
             "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
             "content=\"width=device-width, initial-scale=1\">\n"
@@ -423,21 +183,8 @@ render_html(struct buf *b, const char *path, const struct listing *l)
         buf_str(b, "/");
     }
     buf_str(b, "</title>\n<style>");
-    buf_str(b, page_style);
-    buf_str(b, "</style>\n</head>\n<body>\n<h1>Index of ");
-    put_breadcrumb(b, path);
-    buf_str(b, "</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th>"
-            "<th>Modified</th></tr></thead>\n<tbody>\n");
-    if (!is_root(path))
-        buf_str(b, "<tr><td><a href=\"../\">../</a></td><td>-</td>"
-                "<td></td></tr>\n");
-
-    for (i = 0; i < l->count; i++)
-        put_html_row(b, &l->entries[i]);
-    buf_str(b, "</tbody>\n</table>\n");
-    if (l->count == 0)
-        buf_str(b, "<p>This folder is empty.</p>\n");
-    buf_str(b, "</body>\n</html>\n");
+    buf_str(b, page_style(writable));
+    buf_str(b, "</style>\n</head>\n");
 }
 
 /* "a/b" gives <a href="../../">/</a><a href="../">a</a>/b/ */
@@ -482,7 +229,7 @@ put_up_link(struct buf *b, size_t up)
 }
 
 static void
-put_html_row(struct buf *b, const struct listing_entry *e)
+put_html_row(struct buf *b, const struct listing_entry *e, bool writable)
 {
     char when[64];
     size_t n;
@@ -504,6 +251,9 @@ put_html_row(struct buf *b, const struct listing_entry *e)
     n = format_time(e->mtime, false, when, sizeof when);
     buf_str(b, "<td>");
     buf_add(b, n > 0 ? when : "-", n > 0 ? n : 1);
+    if (writable)
+        buf_str(b, "</td><td><button type=\"button\" class=\"del\" "
+                "title=\"Delete\">\xc3\x97</button>");     /* U+00D7 */
     buf_str(b, "</td></tr>\n");
 }
 

@@ -4,10 +4,13 @@
  * HTML for browsers (names escaped, hrefs percent-encoded per segment,
  * readable on a phone), JSON for "Accept: application/json", and one name
  * per line for "Accept: text/plain".  Pure: works on a struct listing.
+ * When the share is writable, the HTML page is also the drop page: upload
+ * by drag and drop or a file picker, new folder, delete.
  */
 #ifndef FERRY_LISTING_H
 #define FERRY_LISTING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "files.h"
@@ -21,7 +24,7 @@ enum listing_format {
 /*
  * Choose the format from an Accept field value (LEN 0 when absent) by its
  * q-values among text/html, application/json and text/plain; HTML when
- * nothing prefers another.
+ * nothing prefers another.  Reads only LEN bytes (see accept.h).
  */
 enum listing_format listing_pick_format(const char *accept, size_t len);
 
@@ -30,16 +33,18 @@ const char *listing_content_type(enum listing_format format);
 
 /*
  * Render L in FORMAT for the folder at relative PATH ("." for the root,
- * else "a/b").  Returns a malloc'd buffer of *LEN bytes (caller frees), or
- * NULL with errno ENOMEM.
+ * else "a/b").  WRITABLE (-w) makes the HTML page the drop page; JSON and
+ * text do not change.  Returns a malloc'd buffer of *LEN bytes (caller
+ * frees), or NULL with errno ENOMEM.
  */
 char *listing_render(enum listing_format format, const char *path,
-                     const struct listing *l, size_t *len);
+                     const struct listing *l, bool writable, size_t *len);
 
 /*
- * The Content-Security-Policy for HTML listings: nothing but the page's
- * own inline style is allowed (by its hash).
+ * The Content-Security-Policy for HTML listings rendered with the same
+ * WRITABLE: nothing but the page's own inline style is allowed (by its
+ * hash); writable, also its script (by hash) and requests to its origin.
  */
-const char *listing_csp(void);
+const char *listing_csp(bool writable);
 
 #endif /* FERRY_LISTING_H */

@@ -1,6 +1,7 @@
 /*
  * test_listing.c: format picking by Accept, and the three renderings of a
- * listing (escaping, hrefs, sizes, dates, breadcrumbs, CSP hash).
+ * listing (escaping, hrefs, sizes, dates, breadcrumbs, CSP hashes), read
+ * only and as the drop page of a writable share.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,21 +19,32 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha256.h>
 
+#include "accept.h"
 #include "listing.h"
+#include "page.h"
 
 #define T_2026 1796317631       /* 2026-12-03T17:07:11Z */
 
 /* Render ENTRIES; the result must not be NULL and is freed by the caller. */
 static char *
-render(enum listing_format format, const char *path,
-       struct listing_entry *entries, size_t count, size_t *len)
+render_as(enum listing_format format, const char *path,
+          struct listing_entry *entries, size_t count, bool writable,
+          size_t *len)
 {
     struct listing l = { entries, count };
     char *out;
 
-    out = listing_render(format, path, &l, len);
+    out = listing_render(format, path, &l, writable, len);
     assert_non_null(out);
     return out;
+}
+
+/* A read-only share's rendering. */
+static char *
+render(enum listing_format format, const char *path,
+       struct listing_entry *entries, size_t count, size_t *len)
+{
+    return render_as(format, path, entries, count, false, len);
 }
 
 static void
@@ -440,40 +452,97 @@ test_html_cells(void **state)
     }
 }
 
+/* Occurrences of NEEDLE in the LEN bytes at OUT. */
+static size_t
+count_of(const char *out, size_t len, const char *needle)
+{
+    const char *p = out, *end = out + len;
+    size_t n = 0, nlen = strlen(needle);
+
+    while ((p = memmem(p, (size_t)(end - p), needle, nlen)) != NULL) {
+        n++;
+        p += nlen;
+    }
+    return n;
+}
+
+/*
+ * The base64 SHA-256 of what lies between the one OPEN tag of the page
+ * and the CLOSE after it, into B64 (64 bytes).
+ */
+static void
+element_hash(const char *out, size_t len, const char *open,
+             const char *close, unsigned char *b64)
+{
+    unsigned char hash[32];
+    const char *start, *end;
+    size_t b64_len;
+
+    assert_int_equal(count_of(out, len, open), 1);
+    start = memmem(out, len, open, strlen(open));
+    start += strlen(open);
+    end = memmem(start, len - (size_t)(start - out), close, strlen(close));
+    assert_non_null(end);
+    assert_int_equal(mbedtls_sha256_ret((const unsigned char *)start,
+                                        (size_t)(end - start), hash, 0), 0);
+    assert_int_equal(mbedtls_base64_encode(b64, 64, &b64_len, hash,
+                                           sizeof hash), 0);
+}
+
 /* The CSP must carry the hash of exactly what the page has in <style>. */
 static void
 test_csp_hash(void **state)
 {
-    unsigned char hash[32], b64[64];
-    char want[256], *out, *style, *style_end;
-    size_t len, b64_len;
+    unsigned char b64[64];
+    char want[256], *out;
+    size_t len;
 
     (void)state;
     out = render(LISTING_HTML, ".", NULL, 0, &len);
-    style = strstr(out, "<style>");
-    assert_non_null(style);
-    style += 7;
-    style_end = strstr(style, "</style>");
-    assert_non_null(style_end);
-    assert_int_equal(mbedtls_sha256_ret((unsigned char *)style,
-                                        (size_t)(style_end - style),
-                                        hash, 0), 0);
-    assert_int_equal(mbedtls_base64_encode(b64, sizeof b64, &b64_len,
-                                           hash, sizeof hash), 0);
+    element_hash(out, len, "<style>", "</style>", b64);
     snprintf(want, sizeof want, "default-src 'none'; style-src "
              "'sha256-%s'; img-src data:; base-uri 'none'; form-action "
              "'none'; frame-ancestors 'none'", (char *)b64);
-    assert_string_equal(listing_csp(), want);
-    assert_ptr_equal(listing_csp(), listing_csp());
+    assert_string_equal(listing_csp(false), want);
+    assert_ptr_equal(listing_csp(false), listing_csp(false));
     assert_lacks(out, len, " style=", "no style attributes");
+    free(out);
+}
+
+/* Writable: the style (with the drop rules) and the script, by hash. */
+static void
+test_csp_hash_writable(void **state)
+{
+    struct listing_entry e = { (char *)"f", false, 3, T_2026 };
+    unsigned char style[64], script[64];
+    char want[512], *out;
+    size_t len;
+
+    (void)state;
+    out = render_as(LISTING_HTML, "a/b", &e, 1, true, &len);
+    element_hash(out, len, "<style>", "</style>", style);
+    element_hash(out, len, "<script>", "</script>", script);
+    snprintf(want, sizeof want, "default-src 'none'; style-src "
+             "'sha256-%s'; script-src 'sha256-%s'; connect-src 'self'; "
+             "img-src data:; base-uri 'none'; form-action 'none'; "
+             "frame-ancestors 'none'", (char *)style, (char *)script);
+    assert_string_equal(listing_csp(true), want);
+    assert_ptr_equal(listing_csp(true), listing_csp(true));
+    assert_string_not_equal(listing_csp(true), listing_csp(false));
+    assert_lacks(out, len, " style=", "no style attributes");
+    free(out);
+
+    /* The same bytes whatever the folder holds. */
+    out = render_as(LISTING_HTML, ".", NULL, 0, true, &len);
+    element_hash(out, len, "<script>", "</script>", style);
+    assert_string_equal((char *)style, (char *)script);
     free(out);
 }
 
 static void *
 csp_thread(void *arg)
 {
-    (void)arg;
-    return (void *)listing_csp();
+    return (void *)listing_csp(arg != NULL);
 }
 
 /* First calls from several threads at once (run before test_csp_hash). */
@@ -486,12 +555,186 @@ test_csp_threads(void **state)
 
     (void)state;
     for (i = 0; i < 8; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, csp_thread, NULL), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, csp_thread,
+                                        i % 2 ? (void *)state : NULL), 0);
     for (i = 0; i < 8; i++) {
         assert_int_equal(pthread_join(t[i], &got[i]), 0);
-        assert_string_equal(got[i], got[0]);
+        assert_string_equal(got[i], got[i % 2]);
     }
     assert_non_null(strstr(got[0], "style-src 'sha256-"));
+    assert_null(strstr(got[0], "script-src"));
+    assert_non_null(strstr(got[1], "script-src 'sha256-"));
+}
+
+static void
+test_writable_page(void **state)
+{
+    struct listing_entry e[] = {
+        { (char *)"d", true, 4096, T_2026 },
+        { (char *)"f", false, 3, T_2026 },
+    };
+    size_t len;
+    char *out;
+
+    (void)state;
+    out = render_as(LISTING_HTML, "sub", e, 2, true, &len);
+    assert_contains(out, len, "Drop files here or <input type=\"file\" "
+                    "id=\"pick\" multiple><label class=\"btn\" for=\"pick\">"
+                    "choose files</label>", "drop hint and picker");
+    assert_contains(out, len, "id=\"mkdir\">New folder</button>",
+                    "new folder");
+    assert_contains(out, len, "<p id=\"msg\" role=\"status\"></p>", "status");
+    assert_contains(out, len, "<div id=\"jobs\"></div>", "upload rows");
+    assert_contains(out, len, "<th>Modified</th><th></th></tr>",
+                    "delete column");
+    assert_contains(out, len, "<tr><td><a href=\"../\">../</a></td><td>-"
+                    "</td><td></td><td></td></tr>\n", "parent row");
+    assert_contains(out, len, "<tr><td><a href=\"d/\">d/</a></td><td>-</td>"
+                    "<td>2026-12-03 17:07</td><td><button type=\"button\" "
+                    "class=\"del\" title=\"Delete\">\xc3\x97</button></td>"
+                    "</tr>\n", "folder row");
+    assert_contains(out, len, "<tr><td><a href=\"f\">f</a></td><td title=\""
+                    "3 bytes\">3 B</td><td>2026-12-03 17:07</td><td><button"
+                    " type=\"button\" class=\"del\" title=\"Delete\">\xc3\x97"
+                    "</button></td></tr>\n", "file row");
+    assert_int_equal(count_of(out, len, "class=\"del\""), 2);
+    assert_contains(out, len, "<p id=\"empty\" hidden>This folder is empty."
+                    "</p>\n<script>", "hidden empty note, then the script");
+    assert_true(len > 26 && memcmp(out + len - 26, "</script>\n</body>\n"
+                                   "</html>\n", 26) == 0);
+    assert_lacks(out, len, "http", "no external resource");
+    assert_lacks(out, len, "src=", "no loaded script or image");
+    free(out);
+
+    out = render_as(LISTING_HTML, ".", NULL, 0, true, &len);
+    assert_contains(out, len, "<p id=\"empty\">This folder is empty.</p>",
+                    "shown empty note");
+    assert_lacks(out, len, "href=\"../\"", "no parent at the root");
+    free(out);
+}
+
+/* Read-only: no script, control or rule of the drop page at all. */
+static void
+test_read_only_page(void **state)
+{
+    static const char *const absent[] = {
+        "<script", "<button", "<input", "id=\"", "Drop files", ".drop",
+        ".job", "hidden",
+    };
+    struct listing_entry e = { (char *)"f", false, 3, T_2026 };
+    size_t i, len;
+    char *out;
+
+    (void)state;
+    out = render(LISTING_HTML, "sub", &e, 1, &len);
+    for (i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        assert_lacks(out, len, absent[i], absent[i]);
+    assert_null(strstr(listing_csp(false), "script-src"));
+    assert_null(strstr(listing_csp(false), "connect-src"));
+    free(out);
+}
+
+/* Every element the script looks up by id is on the page; no inline JS. */
+static void
+test_script_ids(void **state)
+{
+    static const char *const handlers[] = {
+        " onclick=", " onchange=", " onload=", " ondrop=", " onerror=",
+        "javascript:",
+    };
+    const char *script = page_script(), *p = script, *q;
+    char id[64];
+    size_t i, len, n = 0;
+    char *out;
+
+    (void)state;
+    out = render_as(LISTING_HTML, ".", NULL, 0, true, &len);
+    while ((p = strstr(p, "getElementById('")) != NULL) {
+        p += strlen("getElementById('");
+        q = strchr(p, '\'');
+        assert_non_null(q);
+        snprintf(id, sizeof id, "id=\"%.*s\"", (int)(q - p), p);
+        assert_int_equal(count_of(out, len, id), 1);
+        n++;
+    }
+    assert_true(n >= 5);
+    for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        assert_lacks(out, len, handlers[i], handlers[i]);
+    assert_lacks(script, strlen(script), "innerHTML", "no innerHTML");
+    assert_lacks(script, strlen(script), "</", "nothing that ends <script>");
+    assert_contains(script, strlen(script), "'If-None-Match', '*'",
+                    "create only first");
+    free(out);
+}
+
+/* Names that try to end the style or the script stay text. */
+static void
+test_writable_names(void **state)
+{
+    struct listing_entry e[] = {
+        { (char *)"</script><script>alert(1)</script>", false, 1, T_2026 },
+        { (char *)"</style><b>", true, 1, T_2026 },
+    };
+    size_t len;
+    char *out;
+
+    (void)state;
+    out = render_as(LISTING_HTML, "<script>", e, 2, true, &len);
+    assert_int_equal(count_of(out, len, "<script>"), 1);
+    assert_int_equal(count_of(out, len, "</script>"), 1);
+    assert_int_equal(count_of(out, len, "</style>"), 1);
+    assert_contains(out, len, "<a href=\"%3C%2Fscript%3E%3Cscript%3Ealert"
+                    "%281%29%3C%2Fscript%3E\">&lt;/script&gt;&lt;script&gt;"
+                    "alert(1)&lt;/script&gt;</a>", "escaped file name");
+    assert_contains(out, len, "<title>Index of /&lt;script&gt;/</title>",
+                    "escaped path");
+    free(out);
+}
+
+/* JSON and text are the same whether or not the share is writable. */
+static void
+test_writable_data(void **state)
+{
+    struct listing_entry e[] = {
+        { (char *)"d", true, 4096, T_2026 },
+        { (char *)"x", false, 123, T_2026 },
+    };
+    enum listing_format formats[] = { LISTING_JSON, LISTING_TEXT };
+    size_t i, len, wlen;
+    char *out, *wout;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        out = render_as(formats[i], "a", e, 2, false, &len);
+        wout = render_as(formats[i], "a", e, 2, true, &wlen);
+        assert_int_equal(len, wlen);
+        assert_memory_equal(out, wout, len);
+        assert_true(len > 0 && out[len - 1] == '\n');
+        free(out);
+        free(wout);
+    }
+}
+
+/* accept_pick on its own: bounds on the list of offered types. */
+static void
+test_accept_pick(void **state)
+{
+    static const struct accept_type types[ACCEPT_MAX_TYPES + 1] = {
+        { "text", "html" }, { "image", "png" }, { "image", "webp" },
+        { "a", "a" }, { "a", "b" }, { "a", "c" }, { "a", "d" }, { "a", "e" },
+        { "a", "f" },
+    };
+
+    (void)state;
+    assert_int_equal(accept_pick("image/*", 7, types, 3), 1);
+    assert_int_equal(accept_pick("image/webp", 10, types, 3), 2);
+    assert_int_equal(accept_pick("image/webp", 10, types, 2), 0);
+    assert_int_equal(accept_pick("image/webp", 10, types, 0), 0);
+    assert_int_equal(accept_pick("image/webp", 10, types,
+                                 ACCEPT_MAX_TYPES), 2);
+    assert_int_equal(accept_pick("image/webp", 10, types,
+                                 ACCEPT_MAX_TYPES + 1), 0);
+    assert_int_equal(accept_pick(NULL, 0, types, 3), 0);
 }
 
 static void
@@ -653,6 +896,13 @@ main(void)
         cmocka_unit_test(test_html_cells),
         cmocka_unit_test(test_csp_threads),
         cmocka_unit_test(test_csp_hash),
+        cmocka_unit_test(test_csp_hash_writable),
+        cmocka_unit_test(test_writable_page),
+        cmocka_unit_test(test_read_only_page),
+        cmocka_unit_test(test_script_ids),
+        cmocka_unit_test(test_writable_names),
+        cmocka_unit_test(test_writable_data),
+        cmocka_unit_test(test_accept_pick),
         cmocka_unit_test(test_json_listing),
         cmocka_unit_test(test_json_names),
         cmocka_unit_test(test_text),
