@@ -37,6 +37,7 @@
 static int root_openat(const struct files_root *root, const char *path,
                        int flags);
 static bool dot_segment(const char *path);
+static bool upload_temp(const char *path);
 static int probe(const struct files_root *root, const char *path,
                  struct stat *st);
 static int open_checked(const struct files_root *root, const char *path,
@@ -97,7 +98,7 @@ files_open(const struct files_root *root, const char *path, struct stat *st)
     int fd, tries;
 
     /* The caller refuses dotfiles already; this is the second line. */
-    if (!root->hidden && dot_segment(path)) {
+    if ((!root->hidden && dot_segment(path)) || upload_temp(path)) {
         errno = ENOENT;
         return -1;
     }
@@ -149,6 +150,17 @@ dot_segment(const char *path)
             return false;
         p++;
     }
+}
+
+/* Whether the last segment of PATH names an unfinished upload. */
+static bool
+upload_temp(const char *path)
+{
+    const char *base = strrchr(path, '/');
+
+    base = base != NULL ? base + 1 : path;
+    return strncmp(base, FILES_UPLOAD_TMP_PREFIX,
+                   sizeof FILES_UPLOAD_TMP_PREFIX - 1) == 0;
 }
 
 /* Stat PATH without opening it; only files and folders pass. */
@@ -273,12 +285,24 @@ read_entries(const struct files_root *root, const char *path, DIR *d,
     }
 }
 
+/*
+ * Names left out of listings: "." and "..", dotfiles unless --hidden, and
+ * names with control bytes, which no request can name (path.c refuses
+ * them), so a link to them could only fail.
+ */
 static bool
 skip_name(const struct files_root *root, const char *name)
 {
+    const unsigned char *p;
+
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return true;
-    return name[0] == '.' && !root->hidden;
+    if ((name[0] == '.' && !root->hidden) || upload_temp(name))
+        return true;
+    for (p = (const unsigned char *)name; *p != '\0'; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
 }
 
 /*

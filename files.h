@@ -17,6 +17,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/*
+ * Unfinished uploads are dotfiles with this prefix (upload.c): never
+ * listed or served, even with --hidden.
+ */
+#define FILES_UPLOAD_TMP_PREFIX ".ferry-upload-"
+
 struct files_root {
     int fd;                 /* O_PATH | O_DIRECTORY descriptor of DIR */
     bool hidden;            /* --hidden: list and serve dotfiles */

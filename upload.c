@@ -1,0 +1,780 @@
+/*
+ * upload.c: PUT, DELETE and MKCOL in the shared folder, never half done.
+ *
+ * A PUT body goes to a dotfile next to its target; once complete it is
+ * fsynced, renamed over the target and the folder is fsynced, so the
+ * target is always the old version or the whole new one.  Folders are
+ * opened confined (openat2 RESOLVE_IN_ROOT, as in files.c); every name
+ * created, renamed or removed is one component used with *at() calls on
+ * such a folder, so symlinks swapped in meanwhile cannot lead a write out
+ * of DIR.  Framing the body and answering the client is the caller's job.
+ */
+#include "upload.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cond.h"
+#include "log.h"
+
+/* An IN_ROOT lookup meeting ".." fails with EAGAIN on any rename. */
+#define UPLOAD_EAGAIN_TRIES 64
+/* Fresh random names tried before giving up on a temporary file. */
+#define UPLOAD_TMP_TRIES 8
+/* Dirty data handed to the disk every this many bytes (see write_behind). */
+#define UPLOAD_FLUSH_BYTES ((uint64_t)8 << 20)
+/* Start-up sweep bounds: folder depth and entries read in all. */
+#define UPLOAD_CLEAN_DEPTH 64
+#define UPLOAD_CLEAN_ENTRIES 10000000
+/* Folders we open to write in: readable, so they can be fsynced. */
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+
+/* What a name in a folder is, and the validators of what it leads to. */
+struct found {
+    bool present;           /* the name is there (a symlink counts) */
+    bool exists;            /* it leads to something: the fields below */
+    bool own_dir;           /* the name itself is a folder, not a link */
+    mode_t type;            /* S_IFREG, S_IFDIR, ... of what it leads to */
+    char etag[COND_ETAG_MAX];
+    time_t mtime;
+};
+
+static void upload_reset(struct upload *up, const struct files_root *root,
+                         uint64_t max_bytes);
+static int open_parent(const struct files_root *root, const char *parent,
+                       const struct http_request *req, uint64_t declared);
+static int make_parents(const struct files_root *root, const char *parent);
+static int open_step(const struct files_root *root, int dirfd, char *prefix,
+                     size_t comp);
+static int check_target(const struct upload *up,
+                        const struct http_request *req, struct found *f);
+static int look_up(const struct files_root *root, const char *path,
+                   int dirfd, const char *name, struct found *f);
+static int check_space(int fd, uint64_t declared);
+static int create_temp(struct upload *up);
+static int reserve(struct upload *up, uint64_t declared);
+static void write_behind(struct upload *up, uint64_t before);
+static int rename_into_place(struct upload *up);
+static int delete_in(const struct files_root *root, const char *path,
+                     int dirfd, const char *name,
+                     const struct http_request *req);
+static void clean_dir(int fd, int depth, size_t *budget, size_t *removed);
+static void clean_entry(int dfd, const struct dirent *e, int depth,
+                        size_t *budget, size_t *removed);
+static int root_open(const struct files_root *root, const char *path,
+                     int flags);
+static bool is_root(const char *path);
+static int split_path(const char *path, char *parent, char *name);
+static bool is_tmp_name(const char *name);
+static int status_of(const char *what);
+static void log_warn_name(const char *what, const char *name);
+static void close_keep_errno(int fd);
+
+/*
+ * Everything that can refuse the upload is checked before the temporary
+ * file exists.  When the parent folders are missing, the preconditions
+ * and the free space are checked before any folder is made, so a refusal
+ * leaves nothing behind.
+ */
+int
+upload_prepare(const struct files_root *root, const char *path,
+               const struct http_request *req, uint64_t declared,
+               uint64_t max_bytes, struct upload *up)
+{
+    char parent[PATH_MAX];
+    struct found f;
+    int rv;
+
+    upload_reset(up, root, max_bytes);
+    if (is_root(path))
+        return -409;                /* the root is a folder */
+    if ((rv = split_path(path, parent, up->name)) < 0)
+        return rv;
+    if (is_tmp_name(up->name))
+        return -403;                /* nobody writes over an upload */
+    if (declared != UPLOAD_SIZE_UNKNOWN && declared > max_bytes)
+        return -413;
+
+    if ((up->path = strdup(path)) == NULL) {
+        rv = status_of("copying the path");
+        goto fail;
+    }
+    if ((rv = open_parent(root, parent, req, declared)) < 0)
+        goto fail;
+    up->dirfd = rv;
+    if ((rv = check_target(up, req, &f)) < 0)
+        goto fail;
+    up->existed = f.present;
+    up->create_only = http_slice_eq(req->if_none_match, "*");
+
+    if ((rv = check_space(up->dirfd, declared)) < 0 ||
+        (rv = create_temp(up)) < 0 || (rv = reserve(up, declared)) < 0)
+        goto fail;
+    return 0;
+fail:
+    upload_abort(up);
+    return rv;
+}
+
+/*
+ * Every UPLOAD_FLUSH_BYTES the data written so far starts on its way to
+ * the disk (write_behind), so the fsync in upload_commit finds little
+ * left to write.
+ */
+int
+upload_write(struct upload *up, const char *buf, size_t len)
+{
+    uint64_t before = up->written;
+    size_t done = 0;
+    ssize_t n;
+
+    if (up->fd == -1)
+        return -500;
+    if (len > up->max_bytes - up->written)
+        return -413;                /* a chunked body just passed the limit */
+
+    while (done < len) {
+        n = write(up->fd, buf + done, len - done);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = EIO;            /* cannot happen on a file; never spin */
+        if (n <= 0)
+            return status_of("writing the temporary file");
+        done += (size_t)n;
+    }
+    up->written += len;
+    write_behind(up, before);
+    return 0;
+}
+
+/*
+ * The preconditions are checked again because the target may have changed
+ * while the body arrived.  Between that check and the rename another
+ * upload may still win; with create_only RENAME_NOREPLACE closes that gap,
+ * otherwise the last rename wins whole, which is what two PUTs mean.
+ */
+int
+upload_commit(struct upload *up, const struct http_request *req)
+{
+    struct found f;
+    int rv, fd = up->fd;
+
+    if (fd == -1) {
+        rv = -500;
+        goto out;
+    }
+    up->fd = -1;
+    if (fsync(fd) == -1) {
+        rv = status_of("syncing the temporary file");
+        close(fd);
+        goto out;
+    }
+    if (close(fd) == -1) {
+        rv = status_of("closing the temporary file");
+        goto out;
+    }
+
+    if ((rv = check_target(up, req, &f)) < 0 ||
+        (rv = rename_into_place(up)) < 0)
+        goto out;
+    up->tmp[0] = '\0';              /* it is the target now */
+
+    /*
+     * Without this fsync a crash could bring the old name back.  If it
+     * fails the new file is in place but may not last: say so.
+     */
+    if (fsync(up->dirfd) == -1) {
+        rv = status_of("syncing the folder");
+        goto out;
+    }
+    rv = f.present && !up->create_only ? 204 : 201;
+out:
+    upload_abort(up);
+    return rv;
+}
+
+void
+upload_abort(struct upload *up)
+{
+    if (up->fd != -1)
+        close(up->fd);
+    up->fd = -1;
+    if (up->dirfd != -1) {
+        if (up->tmp[0] != '\0' && unlinkat(up->dirfd, up->tmp, 0) == -1 &&
+            errno != ENOENT)
+            log_warn("upload: removing temporary file %s", up->tmp);
+        close(up->dirfd);
+    }
+    up->dirfd = -1;
+    up->tmp[0] = '\0';
+    free(up->path);
+    up->path = NULL;
+}
+
+/*
+ * A symlink is removed itself, never what it points at.  Temporary files
+ * do not exist as far as clients can tell.
+ */
+int
+upload_delete(const struct files_root *root, const char *path,
+              const struct http_request *req)
+{
+    char parent[PATH_MAX], name[NAME_MAX + 1];
+    int dirfd, rv;
+
+    if (is_root(path))
+        return -403;
+    if ((rv = split_path(path, parent, name)) < 0)
+        return rv;
+    if (is_tmp_name(name))
+        return -404;
+
+    dirfd = root_open(root, parent, DIR_FLAGS);
+    if (dirfd == -1) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return -404;
+        return status_of("opening the folder to delete in");
+    }
+    rv = delete_in(root, path, dirfd, name, req);
+    close(dirfd);
+    return rv;
+}
+
+int
+upload_mkcol(const struct files_root *root, const char *path)
+{
+    char parent[PATH_MAX], name[NAME_MAX + 1];
+    int dirfd, rv;
+
+    if (is_root(path))
+        return -405;                /* the root exists */
+    if ((rv = split_path(path, parent, name)) < 0)
+        return rv;
+    if (is_tmp_name(name))
+        return -403;
+
+    /* status_of makes a missing or non-folder parent 409 (RFC 4918 9.3.1) */
+    if ((dirfd = root_open(root, parent, DIR_FLAGS)) == -1)
+        return status_of("opening the parent folder");
+    if (mkdirat(dirfd, name, 0755) == -1)
+        rv = errno == EEXIST ? -405 : status_of("making a folder");
+    else if (fsync(dirfd) == -1)
+        rv = status_of("syncing the parent folder");
+    else
+        rv = 201;
+    close(dirfd);
+    return rv;
+}
+
+/* Symlinks are never followed, so the sweep stays inside DIR. */
+size_t
+upload_clean_stale(const struct files_root *root)
+{
+    size_t removed = 0, budget = UPLOAD_CLEAN_ENTRIES;
+    int fd;
+
+    fd = openat(root->fd, ".", DIR_FLAGS);
+    if (fd == -1) {
+        log_warn("upload: opening the root to remove stale uploads");
+        return 0;
+    }
+    clean_dir(fd, 0, &budget, &removed);
+    if (budget == 0)
+        log_warnx("upload: stopped looking for stale uploads after %d "
+                  "entries", UPLOAD_CLEAN_ENTRIES);
+    return removed;
+}
+
+/* An empty upload: no descriptors, nothing to remove. */
+static void
+upload_reset(struct upload *up, const struct files_root *root,
+             uint64_t max_bytes)
+{
+    memset(up, 0, sizeof *up);
+    up->dirfd = -1;
+    up->fd = -1;
+    up->root = root;
+    up->max_bytes = max_bytes;
+}
+
+/*
+ * Open folder PARENT below ROOT, making it and any missing folder above
+ * it.  Before making anything, the target is known to be absent, so the
+ * preconditions and the free space can refuse the upload first.  Returns
+ * the folder's fd or -STATUS.
+ */
+static int
+open_parent(const struct files_root *root, const char *parent,
+            const struct http_request *req, uint64_t declared)
+{
+    int fd, rv;
+
+    if ((fd = root_open(root, parent, DIR_FLAGS)) != -1)
+        return fd;
+    if (errno != ENOENT)
+        return status_of("opening the target's folder");
+    if (cond_evaluate(req, false, NULL, 0) != 0)
+        return -412;
+    if ((rv = check_space(root->fd, declared)) < 0)
+        return rv;
+    return make_parents(root, parent);
+}
+
+/*
+ * Walk PARENT one component at a time from the root, making what is
+ * missing.  Each step is a single name below an open folder, so the walk
+ * costs one lookup per component; only a symlink is resolved from the
+ * root (open_step).  Returns the last folder's fd or -STATUS.
+ */
+static int
+make_parents(const struct files_root *root, const char *parent)
+{
+    char prefix[PATH_MAX];
+    size_t i = 0, comp, len = strlen(parent);
+    int fd, next;
+    char c;
+
+    if ((fd = root_open(root, ".", DIR_FLAGS)) == -1)
+        return status_of("opening the root");
+    memcpy(prefix, parent, len + 1);       /* split_path bounded it */
+    while (i < len) {
+        for (; prefix[i] == '/'; i++)
+            ;
+        for (comp = i; i < len && prefix[i] != '/'; i++)
+            ;
+        c = prefix[i];
+        prefix[i] = '\0';
+        if (strcmp(prefix + comp, "..") == 0) {
+            next = -1;              /* never: it would leave the root */
+            errno = EACCES;
+        } else if (i == comp || strcmp(prefix + comp, ".") == 0) {
+            next = dup(fd);
+        } else {
+            next = open_step(root, fd, prefix, comp);
+        }
+        prefix[i] = c;
+        close_keep_errno(fd);
+        if ((fd = next) == -1)
+            return status_of("making a parent folder");
+    }
+    return fd;
+}
+
+/*
+ * Open (making it if missing) the component at PREFIX + COMP, a folder
+ * inside DIRFD; PREFIX is the whole path to it, NUL-terminated there.  A
+ * symlink is not followed by openat: it is resolved from the root like
+ * any path.  A dangling one, or a file, ends in ENOENT or ENOTDIR.
+ */
+static int
+open_step(const struct files_root *root, int dirfd, char *prefix,
+          size_t comp)
+{
+    const char *name = prefix + comp;
+    int fd, tries;
+
+    for (tries = 0; tries < 2; tries++) {
+        fd = openat(dirfd, name, DIR_FLAGS | O_NOFOLLOW);
+        if (fd != -1)
+            return fd;
+        if (errno == ENOTDIR || errno == ELOOP)
+            return root_open(root, prefix, DIR_FLAGS);
+        if (errno != ENOENT || tries > 0)
+            return -1;
+        if (mkdirat(dirfd, name, 0755) == -1 && errno != EEXIST)
+            return -1;              /* EEXIST: someone made it first */
+    }
+    return -1;
+}
+
+/*
+ * Look at the target as it is now and evaluate REQ's preconditions on
+ * it.  Returns 0, or -STATUS: 409 when it is (or leads to) a folder or
+ * something other than a file, 412 when a precondition fails.
+ */
+static int
+check_target(const struct upload *up, const struct http_request *req,
+             struct found *f)
+{
+    int rv;
+
+    if ((rv = look_up(up->root, up->path, up->dirfd, up->name, f)) < 0)
+        return rv;
+    if (f->exists && f->type != S_IFREG)
+        return -409;
+    if (cond_evaluate(req, f->exists, f->etag, f->mtime) != 0)
+        return -412;
+    return 0;
+}
+
+/*
+ * Fill *F for NAME in DIRFD (PATH below ROOT).  A symlink is resolved
+ * from the root, as a GET of PATH would be, so its validators are those
+ * a client saw; a dangling one leads nowhere.  Returns 0 or -STATUS.
+ */
+static int
+look_up(const struct files_root *root, const char *path, int dirfd,
+        const char *name, struct found *f)
+{
+    struct stat st;
+    int fd, rv;
+
+    memset(f, 0, sizeof *f);
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+        return errno == ENOENT ? 0 : status_of("looking at the target");
+    f->present = true;
+    f->own_dir = S_ISDIR(st.st_mode);
+
+    if (S_ISLNK(st.st_mode)) {
+        if ((fd = root_open(root, path, O_PATH | O_CLOEXEC)) == -1) {
+            if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+                return 0;
+            return status_of("resolving a symlink");
+        }
+        rv = fstat(fd, &st);
+        close_keep_errno(fd);
+        if (rv == -1)
+            return status_of("resolving a symlink");
+    }
+    f->exists = true;
+    f->type = st.st_mode & S_IFMT;
+    cond_etag(&st, f->etag);
+    f->mtime = st.st_mtim.tv_sec;
+    return 0;
+}
+
+/*
+ * 507 when DECLARED bytes exceed what an unprivileged writer may use on
+ * FD's file system.  When that cannot be learned, the writes will tell.
+ */
+static int
+check_space(int fd, uint64_t declared)
+{
+    struct statvfs vfs;
+    uint64_t avail, frsize;
+
+    if (declared == UPLOAD_SIZE_UNKNOWN || declared == 0)
+        return 0;
+    if (fstatvfs(fd, &vfs) == -1) {
+        log_warn("upload: checking free space");
+        return 0;
+    }
+    avail = (uint64_t)vfs.f_bavail;
+    frsize = (uint64_t)vfs.f_frsize;
+    if (frsize != 0 && avail > UINT64_MAX / frsize)
+        return 0;
+    return declared > avail * frsize ? -507 : 0;
+}
+
+/*
+ * A fresh random dotfile in the target's folder.  O_EXCL and O_NOFOLLOW
+ * make sure it is a new file of ours, never an existing name or a link
+ * planted there.  The mode passes through the umask, as for any file.
+ */
+static int
+create_temp(struct upload *up)
+{
+    uint64_t r;
+    int tries;
+
+    for (tries = 0; tries < UPLOAD_TMP_TRIES; tries++) {
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            return status_of("picking a temporary name");
+        snprintf(up->tmp, sizeof up->tmp, "%s%016" PRIx64,
+                 UPLOAD_TMP_PREFIX, r);
+        up->fd = openat(up->dirfd, up->tmp, O_WRONLY | O_CREAT | O_EXCL |
+                        O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (up->fd != -1)
+            return 0;
+        if (errno != EEXIST)
+            break;
+    }
+    up->tmp[0] = '\0';              /* not ours: never remove it */
+    return status_of("creating a temporary file");
+}
+
+/*
+ * Reserve DECLARED bytes, so a body that cannot fit fails now (507)
+ * rather than after a long transfer.  KEEP_SIZE leaves the file's size
+ * at 0.  A failed fallocate on ext4 can keep what it got, so the file is
+ * truncated before it is removed.  File systems without fallocate are
+ * simply written.
+ */
+static int
+reserve(struct upload *up, uint64_t declared)
+{
+    if (declared == UPLOAD_SIZE_UNKNOWN || declared == 0)
+        return 0;
+    if (declared > (uint64_t)INT64_MAX)
+        return -413;
+    if (fallocate(up->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)declared) == 0)
+        return 0;
+
+    switch (errno) {
+    case ENOSPC:
+    case EDQUOT:
+        if (ftruncate(up->fd, 0) == -1)
+            log_warn("upload: freeing a failed reservation");
+        return -507;
+    case EFBIG:
+        return -413;
+    case EOPNOTSUPP:
+    case ENOSYS:
+    case EINTR:
+        return 0;
+    default:
+        log_warn("upload: reserving %" PRIu64 " bytes", declared);
+        return 0;
+    }
+}
+
+/*
+ * Each time another UPLOAD_FLUSH_BYTES are written, ask the kernel to
+ * start writing the completed stretch out without waiting for it.  The
+ * final fsync runs on the server's event loop and blocks it; without this
+ * it could find gigabytes of dirty pages to write.  Failures are left to
+ * that fsync to report.
+ */
+static void
+write_behind(struct upload *up, uint64_t before)
+{
+    uint64_t start = before / UPLOAD_FLUSH_BYTES * UPLOAD_FLUSH_BYTES;
+    uint64_t end = up->written / UPLOAD_FLUSH_BYTES * UPLOAD_FLUSH_BYTES;
+
+    if (end > start)
+        (void)sync_file_range(up->fd, (off_t)start, (off_t)(end - start),
+                              SYNC_FILE_RANGE_WRITE);
+}
+
+/*
+ * Move the temporary file onto the target's name.  With create_only the
+ * name must not exist: RENAME_NOREPLACE, or where a file system lacks it,
+ * linkat, which never replaces either.
+ */
+static int
+rename_into_place(struct upload *up)
+{
+    if (!up->create_only) {
+        if (renameat(up->dirfd, up->tmp, up->dirfd, up->name) == -1)
+            return status_of("renaming the upload into place");
+        return 0;
+    }
+    if (renameat2(up->dirfd, up->tmp, up->dirfd, up->name,
+                  RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return -412;
+    if (errno != EINVAL)
+        return status_of("renaming the upload into place");
+
+    if (linkat(up->dirfd, up->tmp, up->dirfd, up->name, 0) == -1)
+        return errno == EEXIST ? -412 : status_of("linking the upload");
+    if (unlinkat(up->dirfd, up->tmp, 0) == -1)
+        log_warn("upload: removing temporary file %s", up->tmp);
+    return 0;
+}
+
+/* Remove NAME in DIRFD (PATH below ROOT) if REQ's preconditions hold. */
+static int
+delete_in(const struct files_root *root, const char *path, int dirfd,
+          const char *name, const struct http_request *req)
+{
+    struct found f;
+    int rv;
+
+    if ((rv = look_up(root, path, dirfd, name, &f)) < 0)
+        return rv;
+    if (!f.present)
+        return -404;
+    if (cond_evaluate(req, f.exists, f.etag, f.mtime) != 0)
+        return -412;
+
+    if (unlinkat(dirfd, name, f.own_dir ? AT_REMOVEDIR : 0) == -1) {
+        if (errno == ENOENT)
+            return -404;            /* someone else removed it first */
+        return status_of("deleting");
+    }
+    if (fsync(dirfd) == -1)
+        return status_of("syncing the folder");
+    return 204;
+}
+
+/* Sweep the folder open as FD (taken over and closed). */
+static void
+clean_dir(int fd, int depth, size_t *budget, size_t *removed)
+{
+    struct dirent *e;
+    DIR *d;
+
+    if ((d = fdopendir(fd)) == NULL) {
+        log_warn("upload: reading a folder for stale uploads");
+        close(fd);
+        return;
+    }
+    while (*budget > 0 && (e = readdir(d)) != NULL) {
+        (*budget)--;
+        clean_entry(dirfd(d), e, depth, budget, removed);
+    }
+    closedir(d);
+}
+
+/*
+ * Remove E if it is a temporary file; descend if it is a folder.
+ * O_NOFOLLOW keeps a folder swapped for a symlink from leading us out.
+ */
+static void
+clean_entry(int dfd, const struct dirent *e, int depth, size_t *budget,
+            size_t *removed)
+{
+    unsigned char type = e->d_type;
+    struct stat st;
+    int fd;
+
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        return;
+    if (type == DT_UNKNOWN) {
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+            return;
+        type = S_ISREG(st.st_mode) ? DT_REG :
+               S_ISDIR(st.st_mode) ? DT_DIR : DT_UNKNOWN;
+    }
+
+    if (type == DT_REG && is_tmp_name(e->d_name)) {
+        if (unlinkat(dfd, e->d_name, 0) == 0)
+            (*removed)++;
+        else if (errno != ENOENT)
+            log_warn_name("upload: removing stale upload", e->d_name);
+        return;
+    }
+    if (type != DT_DIR || depth + 1 >= UPLOAD_CLEAN_DEPTH)
+        return;
+    fd = openat(dfd, e->d_name, DIR_FLAGS | O_NOFOLLOW);
+    if (fd != -1)
+        clean_dir(fd, depth + 1, budget, removed);
+}
+
+/*
+ * openat2 below ROOT, with ROOT acting as "/" and procfs magic links
+ * refused.  Returns an fd or -1 with errno.
+ */
+static int
+root_open(const struct files_root *root, const char *path, int flags)
+{
+    struct open_how how;
+    long fd = -1;
+    int tries;
+
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)flags;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    for (tries = 0; tries < UPLOAD_EAGAIN_TRIES; tries++) {
+        fd = syscall(SYS_openat2, root->fd, path, &how, sizeof how);
+        if (fd != -1 || errno != EAGAIN)
+            break;
+    }
+    return (int)fd;
+}
+
+static bool
+is_root(const char *path)
+{
+    return path[0] == '\0' || strcmp(path, ".") == 0;
+}
+
+/*
+ * Split PATH into its folder PARENT (PATH_MAX bytes; "." for the root)
+ * and its last component NAME (NAME_MAX + 1 bytes).  Returns 0, or -403
+ * for a name that cannot be written: empty, "." or "..", or too long.
+ */
+static int
+split_path(const char *path, char *parent, char *name)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    size_t parent_len = slash != NULL ? (size_t)(slash - path) : 0;
+    size_t name_len = strlen(base);
+
+    if (name_len == 0 || name_len > NAME_MAX || strcmp(base, ".") == 0 ||
+        strcmp(base, "..") == 0 || parent_len >= PATH_MAX)
+        return -403;
+    memcpy(name, base, name_len + 1);
+    if (parent_len == 0) {
+        memcpy(parent, ".", 2);
+    } else {
+        memcpy(parent, path, parent_len);
+        parent[parent_len] = '\0';
+    }
+    return 0;
+}
+
+static bool
+is_tmp_name(const char *name)
+{
+    return strncmp(name, UPLOAD_TMP_PREFIX,
+                   sizeof UPLOAD_TMP_PREFIX - 1) == 0;
+}
+
+/*
+ * The status for errno after a failed file system call.  Only what no
+ * client can cause on its own is logged, naming WHAT we were doing.
+ */
+static int
+status_of(const char *what)
+{
+    switch (errno) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case ENAMETOOLONG:
+        return -403;
+    case ENOENT:
+    case ENOTDIR:
+    case ELOOP:
+    case EISDIR:
+    case ENOTEMPTY:
+    case EEXIST:
+    case EBUSY:
+        return -409;
+    case EFBIG:
+        return -413;
+    case ENOSPC:
+    case EDQUOT:
+        return -507;
+    default:
+        log_warn("upload: %s", what);
+        return -500;
+    }
+}
+
+/* Log WHAT about NAME, a name from the disk: escaped, as any such bytes. */
+static void
+log_warn_name(const char *what, const char *name)
+{
+    char esc[4 * NAME_MAX + 1];
+    int saved_errno = errno;
+
+    log_escape(esc, sizeof esc, name, strlen(name));
+    errno = saved_errno;
+    log_warn("%s \"%s\"", what, esc);
+}
+
+static void
+close_keep_errno(int fd)
+{
+    int saved_errno = errno;
+
+    close(fd);
+    errno = saved_errno;
+}
