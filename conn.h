@@ -25,6 +25,8 @@ struct conn_settings {
     uint32_t header_timeout_ms;     /* first byte to complete head */
     uint32_t idle_timeout_ms;       /* between requests */
     uint32_t send_timeout_ms;       /* a client that stops reading */
+    bool writable;                  /* -w: PUT, DELETE and MKCOL */
+    uint64_t max_upload_bytes;      /* --max-upload, or UINT64_MAX */
 };
 
 /* What a worker lends every connection it runs. */

@@ -23,8 +23,12 @@
 #include "mime.h"
 #include "path.h"
 #include "range.h"
+#include "upload.h"
 
 #define ALLOW_READ_ONLY "GET, HEAD, OPTIONS"
+#define ALLOW_WRITABLE  "GET, HEAD, OPTIONS, PUT, DELETE, MKCOL"
+#define ALLOW(env)      ((env)->writable ? ALLOW_WRITABLE : ALLOW_READ_ONLY)
+#define DETAIL_MAX      256
 #define BOUNDARY_BYTES  12      /* random bytes, sent as 24 hex digits */
 #define PART_HEAD_MAX   256     /* one multipart part head */
 
@@ -49,6 +53,9 @@ static int respond_ranges(const struct target_path *tp, uint64_t size,
 static int add_part_segments(struct response *res, const char *parts,
                              const struct byte_range *r, size_t count);
 static int make_boundary(char *out);
+static int respond_write_op(const struct http_request *req,
+                            const struct respond_env *env, bool keep_alive,
+                            struct response *res);
 static int status_for_errno(int err);
 static void head_common(struct http_head *h, char *buf, int status,
                         const struct respond_env *env, bool keep_alive);
@@ -73,19 +80,23 @@ respond_request(const struct http_request *req,
         struct http_head h;
 
         head_common(&h, buf, 204, env, keep_alive);
-        http_head_add(&h, "Allow", ALLOW_READ_ONLY);
+        http_head_add(&h, "Allow", "%s", ALLOW(env));
         res->close_after = !keep_alive;
         return finish(res, &h, 204, NULL, 0, false);
     }
     case HTTP_METHOD_UNKNOWN:
         return respond_error(501, env, keep_alive, false, res);
+    case HTTP_METHOD_PUT:
+    case HTTP_METHOD_DELETE:
+    case HTTP_METHOD_MKCOL:
+        /* A read-only share forbids writes (403, saying how to allow
+         * them); PUT bodies on a writable one are the connection's. */
+        if (!env->writable || req->method == HTTP_METHOD_PUT)
+            return respond_refusal(403, "This share is read-only: ferry "
+                                   "was started without -w.", env,
+                                   keep_alive, false, res);
+        return respond_write_op(req, env, keep_alive, res);
     default:
-        /* PUT, DELETE, MKCOL: a read-only share forbids them (403); the
-         * rest are never ours (405).  Both say what is allowed. */
-        if (req->method == HTTP_METHOD_PUT ||
-            req->method == HTTP_METHOD_DELETE ||
-            req->method == HTTP_METHOD_MKCOL)
-            return respond_error(403, env, keep_alive, false, res);
         return respond_error(405, env, keep_alive, false, res);
     }
 }
@@ -94,22 +105,75 @@ int
 respond_error(int status, const struct respond_env *env, bool keep_alive,
               bool head_only, struct response *res)
 {
+    return respond_refusal(status, NULL, env, keep_alive, head_only, res);
+}
+
+int
+respond_refusal(int status, const char *detail,
+                const struct respond_env *env, bool keep_alive,
+                bool head_only, struct response *res)
+{
     char buf[RESPOND_HEAD_MAX], *body;
     struct http_head h;
     int n;
 
     res->fd = -1;
-    body = malloc(64);
+    body = malloc(DETAIL_MAX + 64);
     if (body == NULL)
         return -1;
-    n = snprintf(body, 64, "%d %s\n", status, http_reason(status));
+    n = snprintf(body, DETAIL_MAX + 64, "%d %s\n%.*s%s", status,
+                 http_reason(status), DETAIL_MAX, detail ? detail : "",
+                 detail ? "\n" : "");
     head_common(&h, buf, status, env, keep_alive);
     if (status == 403 || status == 405 || status == 501)
-        http_head_add(&h, "Allow", ALLOW_READ_ONLY);
+        http_head_add(&h, "Allow", "%s", ALLOW(env));
     http_head_add(&h, "Content-Type", "text/plain; charset=utf-8");
     http_head_add(&h, "Content-Length", "%d", n);
     res->close_after = !keep_alive;
     return finish(res, &h, status, body, (size_t)n, !head_only);
+}
+
+int
+respond_stored(int status, const char *path, const struct respond_env *env,
+               bool keep_alive, struct response *res)
+{
+    char buf[RESPOND_HEAD_MAX], location[RESPOND_HEAD_MAX / 2];
+    struct http_head h;
+
+    res->fd = -1;
+    head_common(&h, buf, status, env, keep_alive);
+    if (status == 201 && path_encode(path, location, sizeof location) >= 0)
+        http_head_add(&h, "Location", "%s", location);
+    if (status == 201)
+        http_head_add(&h, "Content-Length", "0");
+    res->close_after = !keep_alive;
+    return finish(res, &h, status, NULL, 0, false);
+}
+
+const char *
+respond_write_detail(int status)
+{
+    switch (status) {
+    case 403:
+        return "Writing this name is not permitted.";
+    case 405:
+        return "That name exists already.";
+    case 409:
+        return "A folder is in the way: the name is a folder, a parent is "
+               "a file, or the folder is not empty.";
+    case 411:
+        return "An upload needs Content-Length or chunked encoding.";
+    case 412:
+        return "The file is not the version the request names (If-Match, "
+               "If-None-Match or If-Unmodified-Since).";
+    case 413:
+        return "The upload is larger than this server accepts "
+               "(--max-upload).";
+    case 507:
+        return "There is not enough free space for this upload.";
+    default:
+        return NULL;
+    }
 }
 
 /* GET or HEAD of a path: decode it, open it confined, answer by type. */
@@ -165,7 +229,7 @@ respond_dir(const struct http_request *req, const struct respond_env *env,
         return respond_error(status_for_errno(errno), env, keep_alive,
                              head_only, res);
     format = listing_pick_format(req->accept.ptr, req->accept.len);
-    body = listing_render(format, tp->path, &list, &len);
+    body = listing_render(format, tp->path, &list, env->writable, &len);
     listing_free(&list);
     if (body == NULL)
         return -1;
@@ -176,7 +240,8 @@ respond_dir(const struct http_request *req, const struct respond_env *env,
     http_head_add(&h, "Vary", "Accept");
     http_head_add(&h, "Cache-Control", "no-cache");
     if (format == LISTING_HTML)
-        http_head_add(&h, "Content-Security-Policy", "%s", listing_csp());
+        http_head_add(&h, "Content-Security-Policy", "%s",
+                      listing_csp(env->writable));
     res->close_after = !keep_alive;
     return finish(res, &h, 200, body, len, !head_only);
 }
@@ -426,6 +491,32 @@ response_free(struct response *res)
     free(res->segs);
     memset(res, 0, sizeof *res);
     res->fd = -1;
+}
+
+/* DELETE or MKCOL on a writable share. */
+static int
+respond_write_op(const struct http_request *req,
+                 const struct respond_env *env, bool keep_alive,
+                 struct response *res)
+{
+    struct target_path tp;
+    int rv = path_from_target(req->target.ptr, req->target.len, &tp);
+
+    if (rv < 0)
+        return respond_error(-rv, env, keep_alive, false, res);
+    if (tp.has_dot_segment && !env->root->hidden)
+        return respond_refusal(403, "Dotfiles cannot be written (start "
+                               "ferry with --hidden).", env, keep_alive,
+                               false, res);
+    if (req->method == HTTP_METHOD_DELETE)
+        rv = upload_delete(env->root, tp.path, req);
+    else
+        rv = upload_mkcol(env->root, tp.path);
+    if (rv > 0)
+        return respond_stored(rv == 201 ? 201 : 204, tp.path, env,
+                              keep_alive, res);
+    return respond_refusal(-rv, respond_write_detail(-rv), env, keep_alive,
+                           false, res);
 }
 
 /* What a failed open means to the client. */

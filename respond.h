@@ -47,6 +47,7 @@ struct response {
 struct respond_env {
     const struct files_root *root;
     time_t now;
+    bool writable;          /* -w: PUT, DELETE and MKCOL allowed */
 };
 
 /*
@@ -64,6 +65,25 @@ int respond_request(const struct http_request *req,
  */
 int respond_error(int status, const struct respond_env *env,
                   bool keep_alive, bool head_only, struct response *res);
+
+/*
+ * Like respond_error, with DETAIL (a sentence for people, or NULL) as the
+ * body after the status line, e.g. why a write was refused.
+ */
+int respond_refusal(int status, const char *detail,
+                    const struct respond_env *env, bool keep_alive,
+                    bool head_only, struct response *res);
+
+/*
+ * The answer to a stored PUT: 201 with the Location of relative PATH, or
+ * 204 when an existing file was replaced.  Returns 0, or -1 (ENOMEM).
+ */
+int respond_stored(int status, const char *path,
+                   const struct respond_env *env, bool keep_alive,
+                   struct response *res);
+
+/* A sentence saying why STATUS refused a write, or NULL. */
+const char *respond_write_detail(int status);
 
 /*
  * Copy up to CAP bytes from the current position into BUF without moving

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "mime.h"
 #include "tls.h"
+#include "upload.h"
 
 #define FERRY_VERSION   "0.1.0"
 #define MAX_LISTENERS   16
@@ -81,7 +82,7 @@ struct options {
     bool port_set;
     const char *cert, *key;
     const char *user;
-    bool hidden, quiet, verbose;
+    bool hidden, quiet, verbose, writable;
     unsigned workers;
     uint64_t max_conns;
     struct conn_settings settings;
@@ -94,6 +95,7 @@ static size_t max_conns;
 static void parse_options(int argc, char **argv, struct options *o);
 static uint64_t parse_number(const char *opt, const char *s, uint64_t min,
                              uint64_t max);
+static uint64_t parse_size(const char *opt, const char *s);
 static void usage(FILE *out, int code) __attribute__((noreturn));
 static size_t bind_all(const struct options *o, int *fds);
 static size_t bind_one(const char *host, uint16_t port, int *fds,
@@ -143,6 +145,8 @@ main(int argc, char **argv)
 
     /* Everything that needs the world outside DIR happens before chroot. */
     raise_fd_limit();
+    if (o.max_conns != 0 && o.max_conns < max_conns)
+        max_conns = (size_t)o.max_conns;
     if (mime_load("/etc/mime.types") == -1)
         log_debug("mime: /etc/mime.types not read, using built-in types");
     tzset();
@@ -157,6 +161,13 @@ main(int argc, char **argv)
         fatal("start: cannot open %s", dir);
     if (pw != NULL)
         drop_privileges(&root, pw);
+    if (o.writable) {
+        size_t stale = upload_clean_stale(&root);
+
+        if (stale > 0)
+            log_info("upload: removed %zu unfinished upload(s) left by "
+                     "an earlier run", stale);
+    }
 
     o.settings.tls = tls;
     o.settings.root = &root;
@@ -209,6 +220,8 @@ parse_options(int argc, char **argv, struct options *o)
         { "cert", required_argument, NULL, 'C' },
         { "key", required_argument, NULL, 'K' },
         { "hidden", no_argument, NULL, 'H' },
+        { "write", no_argument, NULL, 'w' },
+        { "max-upload", required_argument, NULL, 'U' },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "user", required_argument, NULL, 'u' },
@@ -234,6 +247,7 @@ parse_options(int argc, char **argv, struct options *o)
     o->settings.header_timeout_ms = 30000;
     o->settings.idle_timeout_ms = 45000;
     o->settings.send_timeout_ms = 60000;
+    o->settings.max_upload_bytes = UINT64_MAX;
     while ((ch = getopt_long(argc, argv, "p:b:qvhw", longopts, NULL)) != -1) {
         switch (ch) {
         case 'p':
@@ -248,6 +262,10 @@ parse_options(int argc, char **argv, struct options *o)
         case 'C': o->cert = optarg; break;
         case 'K': o->key = optarg; break;
         case 'H': o->hidden = true; break;
+        case 'w': o->writable = true; break;
+        case 'U':
+            o->settings.max_upload_bytes = parse_size("--max-upload", optarg);
+            break;
         case 'q': o->quiet = true; break;
         case 'v': o->verbose = true; break;
         case 'u': o->user = optarg; break;
@@ -294,6 +312,7 @@ parse_options(int argc, char **argv, struct options *o)
     }
     if (!o->port_set)
         o->port = geteuid() == 0 ? 443 : 8443;
+    o->settings.writable = o->writable;
 }
 
 /* A number option: digits only, within [MIN, MAX], or a usage error. */
@@ -310,6 +329,27 @@ parse_number(const char *opt, const char *s, uint64_t min, uint64_t max)
     return v;
 }
 
+/* A size option: digits with an optional K, M, G or T (powers of 1024). */
+static uint64_t
+parse_size(const char *opt, const char *s)
+{
+    static const char units[] = "KMGT";
+    size_t len = strlen(s);
+    const char *unit = len > 0 ? strchr(units, s[len - 1]) : NULL;
+    unsigned shift = unit != NULL && *unit ? 10 * (unsigned)(unit - units + 1)
+                                           : 0;
+    uint64_t v;
+
+    if (shift != 0)
+        len--;
+    if (len == 0 || http_parse_uint(s, len, UINT64_MAX >> shift, &v) == -1 ||
+        v == 0) {
+        fprintf(stderr, "ferry: %s takes a size such as 500M or 10G\n", opt);
+        exit(2);
+    }
+    return v << shift;
+}
+
 static void
 usage(FILE *out, int code)
 {
@@ -323,6 +363,8 @@ usage(FILE *out, int code)
         "      --key FILE           PEM private key (with --cert); without\n"
         "                           both, a self-signed identity is kept in\n"
         "                           $XDG_CONFIG_HOME/ferry or ~/.config/ferry\n"
+        "  -w, --write              allow uploads (PUT), DELETE and MKCOL\n"
+        "      --max-upload SIZE    largest upload, e.g. 500M or 10G\n"
         "      --hidden             list and serve dotfiles\n"
         "  -q, --quiet              no access log on stdout\n"
         "  -v, --verbose            debug diagnostics on stderr\n"
@@ -485,9 +527,11 @@ announce(const struct options *o, const char *dir, const int *fds,
          size_t nfds, struct tls_server *tls)
 {
     unsigned port = 0;
+    bool wildcard = false;
     size_t i;
 
-    log_info("serving %s (read-only%s)", dir,
+    log_info("serving %s (%s%s)", dir,
+             o->writable ? "uploads allowed" : "read-only",
              o->hidden ? ", dotfiles shown" : "");
     for (i = 0; i < nfds; i++) {
         struct sockaddr_storage ss;
@@ -501,12 +545,22 @@ announce(const struct options *o, const char *dir, const int *fds,
         port = ntohs(ss.ss_family == AF_INET6 ?
                      ((struct sockaddr_in6 *)&ss)->sin6_port :
                      ((struct sockaddr_in *)&ss)->sin_port);
+        if (strcmp(host, "::") == 0 || strcmp(host, "0.0.0.0") == 0)
+            wildcard = true;
         if (ss.ss_family == AF_INET6)
             log_info("listening on https://[%s]:%u/%s", host, port,
                      strcmp(host, "::") == 0 ? " (all addresses)" : "");
         else
             log_info("listening on https://%s:%u/%s", host, port,
                      strcmp(host, "0.0.0.0") == 0 ? " (all addresses)" : "");
+    }
+    if (wildcard) {
+        char host[256] = "";
+
+        if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+            snprintf(host, sizeof host, "this-host");
+        log_info("open https://localhost:%u/ here, or https://%s:%u/ from "
+                 "other machines", port, host, port);
     }
     log_info("certificate %s sha256 fingerprint %s",
              tls_server_cert_path(tls), tls_server_fingerprint(tls));
