@@ -15,12 +15,14 @@ REQFLAGS   = -std=c11 -D_GNU_SOURCE -MMD -MP -pthread
 PYTHON    ?= /usr/bin/python3
 DIR       ?= .
 PORT      ?= 8443
+BIND      ?=
 
 # mbedTLS is linked statically, in this order, so ./ferry needs only libc.
 MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
 
-SRCS = server.c conn.c respond.c tls.c ident.c http.c head.c files.c path.c \
-       range.c cond.c listing.c mime.c log.c
+SRCS = server.c conn.c respond.c body.c chunked.c upload.c tls.c ident.c \
+       http.c head.c files.c path.c \
+       range.c cond.c listing.c accept.c page.c mime.c log.c
 
 ifeq ($(SANITIZE),1)
 BUILD    = build-asan
@@ -41,13 +43,16 @@ TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
              python3-pytest python3-requests chromium media-types
 
 # Unit tests: each links its module and nothing else (log.c for logging).
-UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime
+UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime \
+             test_chunked test_upload
 test_http_OBJS    = http.o
 test_head_OBJS    = head.o
 test_mime_OBJS    = mime.o
 test_range_OBJS   = range.o cond.o http.o head.o
 test_path_OBJS    = path.o
-test_listing_OBJS = listing.o files.o path.o
+test_listing_OBJS = listing.o accept.o page.o files.o path.o
+test_chunked_OBJS = chunked.o
+test_upload_OBJS  = upload.o files.o cond.o http.o head.o path.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps clean clean-objs
 
@@ -84,7 +89,7 @@ deps:
 
 run: build-deps
 	$(MAKE) ferry
-	./ferry --port $(PORT) $(DIR)
+	./ferry --port $(PORT) $(if $(BIND),--bind $(BIND)) $(DIR)
 
 # Unit tests and end-to-end tests run against the ASan+UBSan build.
 test: deps

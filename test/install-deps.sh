@@ -11,7 +11,10 @@ for pkg in "$@"; do
         *) missing="$missing $pkg" ;;
     esac
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    echo "deps: all $# packages present"
+    exit 0
+fi
 
 echo "deps: installing:$missing"
 if [ "$(id -u)" -ne 0 ]; then
