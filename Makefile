@@ -54,7 +54,8 @@ test_listing_OBJS = listing.o accept.o page.o files.o path.o
 test_chunked_OBJS = chunked.o
 test_upload_OBJS  = upload.o files.o cond.o http.o head.o path.o
 
-.PHONY: all asan test unit e2e lint run deps build-deps clean clean-objs
+.PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
+        clean-objs
 
 all: ferry
 
@@ -107,7 +108,13 @@ unit: $(UNIT_TESTS:%=$(BUILD)/%)
 	@for t in $(UNIT_TESTS); do \
 	    echo "== $$t"; ./$(BUILD)/$$t || exit 1; done
 
-e2e: $(BUILD)/ferry ferry
+# The drop-page test drives Chromium with playwright-core from npm.
+browser-deps:
+	@command -v npm >/dev/null || sh test/install-deps.sh nodejs npm
+	@test -d test/browser/node_modules || (cd test/browser && \
+	    npm ci --no-audit --no-fund --ignore-scripts)
+
+e2e: $(BUILD)/ferry ferry browser-deps
 	FERRY_BIN=$(CURDIR)/$(BUILD)/ferry FERRY_RELEASE_BIN=$(CURDIR)/ferry \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider test/e2e
 

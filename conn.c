@@ -523,8 +523,11 @@ step_read_body(struct conn *c, struct conn_ctx *ctx)
             return r;
     }
     for (burst = 0; burst < READ_BURST; burst++) {
-        n = tls_read(c->tls, ctx->scratch,
-                     body_want(c->body, ctx->scratch_len), &st);
+        size_t want = body_want(c->body, ctx->scratch_len);
+
+        if (want == 0)          /* Content-Length: 0, or all of it in */
+            return end_upload(c, ctx, 0, NULL, 0);
+        n = tls_read(c->tls, ctx->scratch, want, &st);
         if (n == 0) {
             if (st == TLS_WANT_READ)
                 return STEP_READ;
@@ -593,7 +596,8 @@ end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
     }
     log_begin(c, &req, status, env.now);
     c->have_response = true;
-    memmove(c->in, rest, rest_len);
+    if (rest_len > 0)
+        memmove(c->in, rest, rest_len);
     c->in_len = rest_len;
     c->reparse = rest_len > 0;
     return begin_write(c, ctx);

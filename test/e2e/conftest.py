@@ -90,6 +90,7 @@ class Ferry:
         self.out_path = pathlib.Path(logdir) / ("ferry-%d.out" % id(self))
         self.err_path = pathlib.Path(logdir) / ("ferry-%d.err" % id(self))
         self.returncode = None
+        self.killed = False     # by sigkill(), on purpose
         cmd = [*prefix, binary]
         for b in bind:
             cmd += ["-b", b]
@@ -211,6 +212,13 @@ class Ferry:
             os.kill(self.pid, signal.SIGKILL)
             self.proc.wait(10)
 
+    def sigkill(self):
+        """Kill it on purpose (a crash test): teardown then expects
+        no clean exit."""
+        self.killed = True
+        self.kill()
+        self.stop()
+
     def _close_files(self):
         for f in (self._out, self._err):
             if not f.closed:
@@ -221,6 +229,8 @@ class Ferry:
         err = self.stderr()
         bad = sanitizer_report(err)
         assert not bad, "sanitizer report (%s) from ferry:\n%s" % (bad, err)
+        if self.killed:
+            return
         assert rc == 0, "ferry exited %r after SIGTERM:\n%s" % (rc, err[-4000:])
 
 
@@ -243,6 +253,17 @@ def make_dir(base, name):
     p.mkdir(parents=True, exist_ok=True)
     p.chmod(0o755)    # started as root, ferry drops to nobody
     return p
+
+
+def give_to_server(path):
+    """When the tests run as root, ferry writes as nobody: hand PATH and
+    everything below it (symlinks themselves, not their targets) over."""
+    if os.geteuid() != 0:
+        return
+    os.lchown(path, NOBODY_UID, NOBODY_GID)
+    for dirpath, dirnames, filenames in os.walk(path):
+        for n in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, n), NOBODY_UID, NOBODY_GID)
 
 
 @pytest.fixture
@@ -304,6 +325,22 @@ def ferry(tmp):
             errors.append(str(e))
     if errors:
         pytest.fail("\n\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def wferry(ferry, tmp):
+    """Factory like ferry, for a writable server: ferry("-w", *args) on
+    a folder it may write in (DIR, or a new one)."""
+    count = [0]
+
+    def start(*args, dir=None, **kw):
+        if dir is None:
+            dir = make_dir(tmp, "wshare%d" % count[0])
+            count[0] += 1
+        give_to_server(dir)
+        return ferry("-w", *args, dir=dir, **kw)
+
+    return start
 
 
 @pytest.fixture

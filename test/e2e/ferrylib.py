@@ -7,6 +7,7 @@ wrappers around curl and openssl.  Every blocking call has a timeout.
 """
 
 import email.utils
+import hashlib
 import os
 import re
 import socket
@@ -380,3 +381,191 @@ def write_file(path, data, mtime=None):
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return data
+
+
+# --- uploads -----------------------------------------------------------------
+
+UPLOAD_TMP_PREFIX = ".ferry-upload-"
+SEND_ERRORS = (BrokenPipeError, ConnectionResetError, ssl.SSLError)
+
+
+class Upload:
+    """A request with a body (PUT by default) on its own TLS connection,
+    sent piece by piece: the head first, then whatever the test chooses,
+    so that it can read the answer to the head before any byte of the
+    body goes out, stop midway, or go silent.  LENGTH None means chunked."""
+
+    def __init__(self, port, path, length=None, headers=(), expect=False,
+                 method="PUT", version="HTTP/1.1", timeout=DEFAULT_TIMEOUT,
+                 host="127.0.0.1"):
+        hdrs = list(headers.items() if isinstance(headers, dict)
+                    else headers)
+        self.chunked = length is None
+        if self.chunked:
+            hdrs.append(("Transfer-Encoding", "chunked"))
+        else:
+            hdrs.append(("Content-Length", str(length)))
+        if expect:
+            hdrs.append(("Expect", "100-continue"))
+        self.method = method
+        self.sent = 0
+        self.sock = tls_connect(port, host, timeout)
+        self.reader = ResponseReader(self.sock, time.monotonic() + timeout)
+        self.sock.sendall(build_request(path, method, hdrs, port=port,
+                                        version=version))
+
+    def send(self, data):
+        """Send DATA (as one chunk when chunked).  False if the server
+        has closed the connection meanwhile."""
+        if not data:
+            return True
+        wire = (b"%x\r\n%s\r\n" % (len(data), data)) if self.chunked \
+            else data
+        try:
+            self.sock.sendall(wire)
+        except SEND_ERRORS:
+            return False
+        self.sent += len(data)
+        return True
+
+    def finish(self):
+        """The last chunk, when chunked."""
+        if self.chunked:
+            try:
+                self.sock.sendall(b"0\r\n\r\n")
+            except SEND_ERRORS:
+                return False
+        return True
+
+    def response(self, timeout=DEFAULT_TIMEOUT):
+        """The next response (an interim 1xx too), or None at EOF."""
+        self.reader.deadline = time.monotonic() + timeout
+        return self.reader.read_response(self.method)
+
+    def final(self, timeout=DEFAULT_TIMEOUT):
+        """The final response; the interim ones are in .interim."""
+        interim = []
+        while True:
+            r = self.response(timeout)
+            if r is None or r.status >= 200:
+                if r is not None:
+                    r.interim = interim
+                return r
+            interim.append(r)
+
+    def answered(self, wait=0.0):
+        """True once the server has sent something (or closed)."""
+        if self.reader.buf or self.reader.eof:
+            return True
+        old = self.reader.deadline
+        self.reader.deadline = time.monotonic() + wait
+        try:
+            self.reader._fill()
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+        finally:
+            self.reader.deadline = old
+
+    def close(self, reset=False):
+        """Go away without a word: FIN, or RST when RESET."""
+        if reset:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                     b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            except OSError:
+                pass
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def put(port, path, body=b"", headers=(), expect=False, chunked=False,
+        method="PUT", timeout=DEFAULT_TIMEOUT, version="HTTP/1.1"):
+    """One request with BODY on its own connection; the final Response,
+    with the interim ones in .interim.  With EXPECT the body goes only
+    after a 100; a final status instead ends the exchange."""
+    with Upload(port, path, None if chunked else len(body), headers,
+                expect, method, version, timeout) as up:
+        if expect:
+            r = up.response(timeout)
+            if r is None or r.status != 100:
+                if r is not None:
+                    r.interim = []
+                return r
+            interim = [r]
+        else:
+            interim = []
+        step = 256 * 1024 if chunked else len(body) or 1
+        for i in range(0, len(body), step):
+            if not up.send(body[i:i + step]):
+                break
+        up.finish()
+        r = up.final(timeout)
+        if r is not None:
+            r.interim = interim + r.interim
+        return r
+
+
+def upload_temps(root):
+    """Every upload temporary file below ROOT (symlinks not followed)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in dirnames + filenames:
+            if n.startswith(UPLOAD_TMP_PREFIX):
+                out.append(os.path.join(dirpath, n))
+    return out
+
+
+def wait_no_temps(root, wait=3.0):
+    """Temporary files still below ROOT after up to WAIT seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = upload_temps(root)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def wait_temp(root, min_size=1, wait=5.0):
+    """The first upload temporary file below ROOT holding at least
+    MIN_SIZE bytes, or None after WAIT seconds."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        for p in upload_temps(root):
+            try:
+                if os.lstat(p).st_size >= min_size:
+                    return p
+            except FileNotFoundError:
+                pass
+        time.sleep(0.02)
+    return None
+
+
+def tree_state(root, skip=()):
+    """{relative path: what it is} for everything below ROOT, symlinks
+    not followed: ('d', mode), ('l', target) or ('f', mode, size, mtime,
+    sha256).  Names in SKIP at the top are left out."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if d not in skip]
+            filenames = [f for f in filenames if f not in skip]
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                state[rel] = ("l", os.readlink(p))
+            elif os.path.isdir(p):
+                state[rel] = ("d", st.st_mode)
+            else:
+                with open(p, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                state[rel] = ("f", st.st_mode, st.st_size, st.st_mtime_ns,
+                              digest)
+    return state
