@@ -479,7 +479,8 @@ listen_on(const struct addrinfo *ai, uint16_t port)
 }
 
 /* Thousands of clients need thousands of descriptors: take the hard limit
- * and size --max-conns to it (a client may hold a socket and a file). */
+ * and size --max-conns to it (a client may hold a socket, and a file, or
+ * an upload's folder and temporary file). */
 static void
 raise_fd_limit(void)
 {
@@ -492,7 +493,7 @@ raise_fd_limit(void)
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         max_conns = rl.rlim_cur > 2 * FD_RESERVE ?
-                    (size_t)(rl.rlim_cur - FD_RESERVE) / 2 : FD_RESERVE;
+                    (size_t)(rl.rlim_cur - FD_RESERVE) / 3 : FD_RESERVE / 3;
 }
 
 /*

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,15 @@
 #define UPLOAD_FLUSH_BYTES ((uint64_t)8 << 20)
 /* Start-up sweep bounds: folder depth and entries read in all. */
 #define UPLOAD_CLEAN_DEPTH 64
+/* Deepest folder an upload may write in: the stale sweep must reach it. */
+#define UPLOAD_MAX_DEPTH   (UPLOAD_CLEAN_DEPTH - 2)
+
+/*
+ * Held from a precondition check to the rename or unlink it allows, so
+ * that of two writes that saw the same version (If-Match) only one can
+ * act on it.  Only those two steps run under it; the fsyncs do not.
+ */
+static pthread_mutex_t act_lock = PTHREAD_MUTEX_INITIALIZER;
 #define UPLOAD_CLEAN_ENTRIES 10000000
 /* Folders we open to write in: readable, so they can be fsynced. */
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -77,6 +87,8 @@ static int root_open(const struct files_root *root, const char *path,
 static bool is_root(const char *path);
 static int split_path(const char *path, char *parent, char *name);
 static bool is_tmp_name(const char *name);
+static bool has_tmp_segment(const char *parent);
+static int depth_of(const char *path);
 static int status_of(const char *what);
 static void log_warn_name(const char *what, const char *name);
 static void close_keep_errno(int fd);
@@ -101,8 +113,10 @@ upload_prepare(const struct files_root *root, const char *path,
         return -409;                /* the root is a folder */
     if ((rv = split_path(path, parent, up->name)) < 0)
         return rv;
-    if (is_tmp_name(up->name))
+    if (is_tmp_name(up->name) || has_tmp_segment(parent))
         return -403;                /* nobody writes over an upload */
+    if (depth_of(path) > UPLOAD_MAX_DEPTH)
+        return -403;                /* deeper than the stale sweep goes */
     if (declared != UPLOAD_SIZE_UNKNOWN && declared > max_bytes)
         return -413;
 
@@ -186,8 +200,11 @@ upload_commit(struct upload *up, const struct http_request *req)
         goto out;
     }
 
-    if ((rv = check_target(up, req, &f)) < 0 ||
-        (rv = rename_into_place(up)) < 0)
+    pthread_mutex_lock(&act_lock);
+    if ((rv = check_target(up, req, &f)) == 0)
+        rv = rename_into_place(up);
+    pthread_mutex_unlock(&act_lock);
+    if (rv < 0)
         goto out;
     up->tmp[0] = '\0';              /* it is the target now */
 
@@ -594,18 +611,18 @@ delete_in(const struct files_root *root, const char *path, int dirfd,
     struct found f;
     int rv;
 
-    if ((rv = look_up(root, path, dirfd, name, &f)) < 0)
+    pthread_mutex_lock(&act_lock);
+    rv = look_up(root, path, dirfd, name, &f);
+    if (rv == 0 && !f.present)
+        rv = -404;
+    else if (rv == 0 && cond_evaluate(req, f.exists, f.etag, f.mtime) != 0)
+        rv = -412;
+    else if (rv == 0 &&
+             unlinkat(dirfd, name, f.own_dir ? AT_REMOVEDIR : 0) == -1)
+        rv = errno == ENOENT ? -404 : status_of("deleting");
+    pthread_mutex_unlock(&act_lock);
+    if (rv < 0)
         return rv;
-    if (!f.present)
-        return -404;
-    if (cond_evaluate(req, f.exists, f.etag, f.mtime) != 0)
-        return -412;
-
-    if (unlinkat(dirfd, name, f.own_dir ? AT_REMOVEDIR : 0) == -1) {
-        if (errno == ENOENT)
-            return -404;            /* someone else removed it first */
-        return status_of("deleting");
-    }
     if (fsync(dirfd) == -1)
         return status_of("syncing the folder");
     return 204;
@@ -717,6 +734,34 @@ split_path(const char *path, char *parent, char *name)
         parent[parent_len] = '\0';
     }
     return 0;
+}
+
+/* Whether any folder of PARENT is named like an upload's temporary. */
+static bool
+has_tmp_segment(const char *parent)
+{
+    const char *p = parent;
+
+    for (;;) {
+        if (is_tmp_name(p))
+            return true;
+        if ((p = strchr(p, '/')) == NULL)
+            return false;
+        p++;
+    }
+}
+
+/* How many folders deep PATH ("a/b/c": 2) lies. */
+static int
+depth_of(const char *path)
+{
+    int depth = 0;
+
+    while ((path = strchr(path, '/')) != NULL) {
+        depth++;
+        path++;
+    }
+    return depth;
 }
 
 static bool

@@ -432,6 +432,41 @@ def test_if_match_rechecked_at_commit(wferry):
 
 
 @pytest.mark.limit(120)
+def test_if_match_race_has_one_winner(wferry):
+    """Twenty uploads that all saw the same version (If-Match) finish at
+    the same moment: exactly one may replace it, the others get 412."""
+    f = wferry()
+    for round_no in range(8):
+        write_file(f.path("im.txt"), b"version %d" % round_no)
+        tag = etag_of(f, "/im.txt")
+        ups = [Upload(f.port, "/im.txt", 6, {"If-Match": tag})
+               for _ in range(20)]
+        for i, up in enumerate(ups):
+            up.send(b"%04d" % i)
+        go = threading.Barrier(len(ups))
+        statuses = [None] * len(ups)
+
+        def finish(i):
+            go.wait()
+            ups[i].send(b"!\n")
+            statuses[i] = ups[i].final().status
+
+        threads = [threading.Thread(target=finish, args=(i,))
+                   for i in range(len(ups))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        for up in ups:
+            up.close()
+        winners = [i for i, st in enumerate(statuses) if st == 204]
+        assert len(winners) == 1, (round_no, statuses)
+        assert sorted(statuses) == [204] + [412] * 19, statuses
+        assert f.path("im.txt").read_bytes() == b"%04d!\n" % winners[0]
+    assert_clean(f)
+
+
+@pytest.mark.limit(120)
 def test_twenty_concurrent_puts_to_one_name(wferry):
     """All twenty are half sent (twenty temporary files side by side)
     before any finishes; then they finish together."""

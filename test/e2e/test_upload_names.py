@@ -105,10 +105,12 @@ def test_dotfile_with_hidden(wferry):
     assert put(f.port, "/.secret", b"dot").status == 201
     assert f.path(".secret").read_bytes() == b"dot"
     assert put(f.port, "/.dir/file", b"dot").status == 201
-    for path in ("/.ferry-upload-x", "/sub/.ferry-upload-abc"):
+    for path in ("/.ferry-upload-x", "/sub/.ferry-upload-abc",
+                 "/.ferry-upload-d/file"):
         r = put(f.port, path, b"temp")
         assert r.status == 403, (path, r)
     assert not os.path.lexists(f.path(".ferry-upload-x"))
+    assert not os.path.lexists(f.path(".ferry-upload-d"))
     # A temporary file is never served or listed, even with --hidden.
     write_file(f.path(".ferry-upload-zzz"), b"half written")
     seen = {}
@@ -325,3 +327,13 @@ def test_target_swapped_for_symlink_mid_upload(wjail):
         assert not (share / "t.bin").is_symlink()
         assert (share / "t.bin").read_bytes() == body
     assert_clean(share)
+
+
+def test_too_deep_is_refused(wferry):
+    """Uploads stop where the start-up sweep for stale temporary files
+    stops, so a killed upload can never be left out of its reach."""
+    f = wferry()
+    assert put(f.port, "/d" * 62 + "/ok", b"deep").status == 201
+    r = put(f.port, "/e" * 63 + "/no", b"too deep")
+    assert r.status == 403, r
+    assert not os.path.lexists(f.path("e"))
