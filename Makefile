@@ -20,8 +20,8 @@ BIND      ?=
 # mbedTLS is linked statically, in this order, so ./ferry needs only libc.
 MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
 
-SRCS = server.c conn.c respond.c body.c chunked.c upload.c tls.c ident.c \
-       http.c head.c files.c path.c \
+SRCS = server.c options.c conn.c access.c respond.c body.c chunked.c \
+       upload.c tidy.c tls.c ident.c http.c head.c files.c path.c \
        range.c cond.c listing.c accept.c page.c mime.c log.c
 
 ifeq ($(SANITIZE),1)
@@ -52,7 +52,7 @@ test_range_OBJS   = range.o cond.o http.o head.o
 test_path_OBJS    = path.o
 test_listing_OBJS = listing.o accept.o page.o files.o path.o
 test_chunked_OBJS = chunked.o
-test_upload_OBJS  = upload.o files.o cond.o http.o head.o path.o
+test_upload_OBJS  = upload.o tidy.o files.o cond.o http.o head.o path.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
         clean-objs

@@ -5,12 +5,12 @@
  * HTTP on the TLS port: answered in plain text, then closed), HANDSHAKE,
  * READ_HEAD, WRITE, CLOSE_NOTIFY and LINGER (our FIN is out; drain what
  * the client still sends so our last response is not destroyed by a
- * reset).  Deadlines are kept here; the worker enforces them.
+ * reset).  Deadlines are kept here; the worker enforces them.  The
+ * access-log line is worded by access.c.
  */
 #include "conn.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "body.h"
 #include "http.h"
 #include "log.h"
@@ -29,7 +30,6 @@
 #define WRITE_BURST        16       /* records per turn: fairness */
 #define TLS_RECORD_MAX     16384    /* plaintext bytes of one record */
 #define TLS_HANDSHAKE_BYTE 0x16     /* first byte of every ClientHello */
-#define LOG_FIELD_MAX      512      /* escaped client bytes per log field */
 #define READ_BURST         64       /* body records per turn: fairness */
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -69,8 +69,7 @@ struct conn {
     struct response res;
     struct body *body;          /* a PUT being received, or NULL */
     size_t head_len;            /* its head, kept at the start of in */
-    char *log_line;             /* "... STATUS " NUL " \"ref\" \"ua\"" */
-    size_t log_split;
+    struct access_line log;     /* the access-log line in the making */
     char host[64];              /* peer address, for the access log */
     char peer[80];              /* "[addr]:port", for diagnostics */
 };
@@ -103,11 +102,6 @@ static int ensure_input(struct conn *c);
 static void release_input(struct conn *c);
 static void plain_answer(struct conn *c, const struct http_request *req,
                          int rv);
-static void log_begin(struct conn *c, const struct http_request *req,
-                      int status, time_t now);
-static void log_end(struct conn *c);
-static void format_peer(struct conn *c, const struct sockaddr *sa,
-                        socklen_t len);
 
 struct conn *
 conn_new(int fd, const struct sockaddr *peer, socklen_t len,
@@ -121,7 +115,8 @@ conn_new(int fd, const struct sockaddr *peer, socklen_t len,
     c->state = ST_PEEK;
     c->res.fd = -1;
     c->deadline_ms = ctx->now_ms + ctx->settings->handshake_timeout_ms;
-    format_peer(c, peer, len);
+    access_peer(peer, len, c->host, sizeof c->host, c->peer,
+                sizeof c->peer);
     return c;
 }
 
@@ -215,7 +210,7 @@ conn_free(struct conn *c)
     }
     tls_conn_free(c->tls);
     release_input(c);
-    free(c->log_line);
+    access_free(&c->log);
     close(c->fd);
     free(c);
 }
@@ -390,7 +385,8 @@ start_response(struct conn *c, struct conn_ctx *ctx,
         response_free(&c->res);
         return refuse(c, ctx, req, 503, NULL);  /* out of memory */
     }
-    log_begin(c, req, c->res.status, env.now);
+    access_begin(&c->log, c->host, req, c->in, c->in_len, c->res.status,
+                 env.now);
     c->have_response = true;
     if (!c->res.close_after) {
         c->in_len -= (size_t)rv;
@@ -419,7 +415,8 @@ refuse(struct conn *c, struct conn_ctx *ctx, const struct http_request *req,
         response_free(&c->res);
         return STEP_DONE;
     }
-    log_begin(c, req, status, env.now);
+    access_begin(&c->log, c->host, req, c->in, c->in_len, status,
+                 env.now);
     c->have_response = true;
     c->in_len = 0;
     return begin_write(c, ctx);
@@ -594,7 +591,8 @@ end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
         response_free(&c->res);
         return refuse(c, ctx, &req, 503, NULL);
     }
-    log_begin(c, &req, status, env.now);
+    access_begin(&c->log, c->host, &req, c->in, c->in_len, status,
+                 env.now);
     c->have_response = true;
     if (rest_len > 0)
         memmove(c->in, rest, rest_len);
@@ -697,7 +695,7 @@ step_linger(struct conn *c, struct conn_ctx *ctx)
 static void
 finish_response(struct conn *c)
 {
-    log_end(c);
+    access_end(&c->log, c->res.sent_body);
     response_free(&c->res);
     c->have_response = false;
 }
@@ -749,90 +747,4 @@ plain_answer(struct conn *c, const struct http_request *req, int rv)
         (void)send(c->fd, out, (size_t)n, MSG_NOSIGNAL);
     log_debug("conn: %s: plain HTTP on the TLS port, answered %s", c->peer,
               rv > 0 && req->host.len > 0 ? "301" : "400");
-}
-
-/*
- * Prepare the Combined Log Format line, all but the byte count, which is
- * known only at the end: host - user [time] "request" status bytes
- * "referer" "user-agent".  Client bytes are escaped.
- */
-static void
-log_begin(struct conn *c, const struct http_request *req, int status,
-          time_t now)
-{
-    char line[LOG_FIELD_MAX * 3], when[64], reqline[LOG_FIELD_MAX];
-    char ref[LOG_FIELD_MAX], ua[LOG_FIELD_MAX];
-    struct tm tm;
-    int head, tail;
-
-    free(c->log_line);
-    c->log_line = NULL;
-    localtime_r(&now, &tm);
-    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S %z", &tm);
-    if (req != NULL) {
-        log_escape(reqline, sizeof reqline, req->request_line.ptr,
-                   req->request_line.len);
-        log_escape(ref, sizeof ref, req->referer.ptr, req->referer.len);
-        log_escape(ua, sizeof ua, req->user_agent.ptr, req->user_agent.len);
-    } else {
-        const char *eol = memchr(c->in, '\r', c->in_len);
-
-        log_escape(reqline, sizeof reqline, c->in,
-                   eol ? (size_t)(eol - c->in) : c->in_len);
-        ref[0] = ua[0] = '\0';
-    }
-    head = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d ", c->host,
-                    when, reqline, status);
-    tail = snprintf(line + head + 1, sizeof line - (size_t)head - 1,
-                    " \"%s\" \"%s\"", ref[0] ? ref : "-", ua[0] ? ua : "-");
-    if (head < 0 || tail < 0)
-        return;
-    c->log_line = malloc((size_t)head + 1 + (size_t)tail + 1);
-    if (c->log_line == NULL)
-        return;
-    memcpy(c->log_line, line, (size_t)head + 1 + (size_t)tail + 1);
-    c->log_line[head] = '\0';
-    c->log_split = (size_t)head;
-}
-
-/* Write the access-log line with the body bytes actually sent. */
-static void
-log_end(struct conn *c)
-{
-    char line[LOG_FIELD_MAX * 3 + 32];
-    int n;
-
-    if (c->log_line == NULL)
-        return;
-    n = snprintf(line, sizeof line, "%s%llu%s", c->log_line,
-                 (unsigned long long)c->res.sent_body,
-                 c->log_line + c->log_split + 1);
-    if (n > 0)
-        log_access(line, (size_t)n < sizeof line ? (size_t)n :
-                   sizeof line - 1);
-    free(c->log_line);
-    c->log_line = NULL;
-}
-
-/* "127.0.0.1" and "127.0.0.1:5555" (or "[::1]:5555") from a sockaddr;
- * IPv4 peers on a dual-stack socket lose their "::ffff:" prefix. */
-static void
-format_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
-{
-    char host[NI_MAXHOST], port[NI_MAXSERV];
-    const char *h = host;
-
-    if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        snprintf(c->host, sizeof c->host, "unknown");
-        snprintf(c->peer, sizeof c->peer, "unknown");
-        return;
-    }
-    if (strncmp(h, "::ffff:", 7) == 0 && strchr(h + 7, ':') == NULL)
-        h += 7;
-    snprintf(c->host, sizeof c->host, "%.63s", h);
-    if (strchr(h, ':') != NULL)
-        snprintf(c->peer, sizeof c->peer, "[%.63s]:%.7s", h, port);
-    else
-        snprintf(c->peer, sizeof c->peer, "%.63s:%.7s", h, port);
 }

@@ -34,8 +34,6 @@
 /* First allocation of a listing's entry array. */
 #define FILES_LIST_FIRST 64
 
-static int root_openat(const struct files_root *root, const char *path,
-                       int flags);
 static bool dot_segment(const char *path);
 static bool upload_temp(const char *path);
 static int probe(const struct files_root *root, const char *path,
@@ -118,8 +116,8 @@ files_open(const struct files_root *root, const char *path, struct stat *st)
  * openat2 below ROOT, with ROOT acting as "/" and procfs magic links
  * refused.  Returns an fd or -1 with errno.
  */
-static int
-root_openat(const struct files_root *root, const char *path, int flags)
+int
+files_resolve(const struct files_root *root, const char *path, int flags)
 {
     struct open_how how;
     long fd = -1;
@@ -169,7 +167,7 @@ probe(const struct files_root *root, const char *path, struct stat *st)
 {
     int fd, rv;
 
-    fd = root_openat(root, path, O_PATH | O_CLOEXEC);
+    fd = files_resolve(root, path, O_PATH | O_CLOEXEC);
     if (fd == -1)
         return -1;
     rv = fstat(fd, st);
@@ -195,7 +193,7 @@ open_checked(const struct files_root *root, const char *path,
 
     if (S_ISDIR(first->st_mode))
         flags |= O_DIRECTORY;
-    fd = root_openat(root, path, flags);
+    fd = files_resolve(root, path, flags);
     if (fd == -1)
         return -1;
     if (fstat(fd, st) == -1) {
@@ -351,7 +349,7 @@ entry_stat(const struct files_root *root, const char *path, int dfd,
         n = snprintf(full, sizeof full, "%s/%s", path, name);
         if (n < 0 || (size_t)n >= sizeof full)
             return -1;
-        fd = root_openat(root, full, O_PATH | O_CLOEXEC);
+        fd = files_resolve(root, full, O_PATH | O_CLOEXEC);
         if (fd == -1)
             return -1;
         rv = fstat(fd, st);

@@ -35,6 +35,20 @@ int files_root_open(struct files_root *root, const char *dir, bool hidden);
 void files_root_close(struct files_root *root);
 
 /*
+ * The one resolver: open PATH below ROOT with open(2) FLAGS through
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).  PATH is not trusted:
+ * "..", absolute paths and symlinks are resolved with ROOT as "/", so the
+ * result is inside DIR or nothing, and procfs magic links are refused.
+ * It checks no type and hides no dotfile; that is the caller's part.  A
+ * lookup that meets ".." fails with EAGAIN when anything is renamed
+ * meanwhile; that is retried a bounded number of times.  Returns an fd
+ * (the caller closes it), or -1 with errno (EAGAIN once the retries are
+ * spent).
+ */
+int files_resolve(const struct files_root *root, const char *path,
+                  int flags);
+
+/*
  * Open relative PATH (as made by path_from_target) below ROOT for reading
  * and fill *ST.  Returns an fd of a regular file or a directory (the
  * caller closes it), or -1 with errno: ENOENT/ENOTDIR (absent), EACCES

@@ -23,7 +23,7 @@
 #include "mime.h"
 #include "path.h"
 #include "range.h"
-#include "upload.h"
+#include "tidy.h"
 
 #define ALLOW_READ_ONLY "GET, HEAD, OPTIONS"
 #define ALLOW_WRITABLE  "GET, HEAD, OPTIONS, PUT, DELETE, MKCOL"

@@ -1,6 +1,6 @@
 /*
- * server.c: the command line, listening sockets, privilege drop, and the
- * workers' event loops.
+ * server.c: listening sockets, privilege drop, and the workers' event
+ * loops; the command line is read by options.c.
  *
  * One worker thread per CPU, each with its own epoll set holding the
  * shared listening sockets (EPOLLEXCLUSIVE: one worker wakes per new
@@ -9,7 +9,6 @@
  * thread sets up, then waits for signals and conducts the graceful stop.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
@@ -31,15 +30,12 @@
 
 #include "conn.h"
 #include "files.h"
-#include "http.h"
 #include "log.h"
 #include "mime.h"
+#include "options.h"
+#include "tidy.h"
 #include "tls.h"
-#include "upload.h"
 
-#define FERRY_VERSION   "0.1.0"
-#define MAX_LISTENERS   16
-#define MAX_WORKERS     64
 #define LISTEN_BACKLOG  4096
 #define EVENTS_PER_WAIT 128
 #define ACCEPT_BURST    64      /* new clients per wakeup: fairness */
@@ -66,7 +62,7 @@ struct worker {
     pthread_t thread;
     int epfd;
     struct slot wake;           /* eventfd: the main thread's knock */
-    struct slot listeners[MAX_LISTENERS];
+    struct slot listeners[OPTIONS_MAX_LISTENERS];
     size_t nlisteners;
     struct slot *conns;
     int spare_fd;               /* given up to shed a client at EMFILE */
@@ -74,29 +70,10 @@ struct worker {
     uint64_t stop_deadline_ms;
 };
 
-struct options {
-    const char *dir;
-    const char *binds[MAX_LISTENERS];
-    size_t nbinds;
-    uint16_t port;
-    bool port_set;
-    const char *cert, *key;
-    const char *user;
-    bool hidden, quiet, verbose, writable;
-    unsigned workers;
-    uint64_t max_conns;
-    struct conn_settings settings;
-};
-
 static atomic_size_t open_conns;
 static atomic_bool stopping;
 static size_t max_conns;
 
-static void parse_options(int argc, char **argv, struct options *o);
-static uint64_t parse_number(const char *opt, const char *s, uint64_t min,
-                             uint64_t max);
-static uint64_t parse_size(const char *opt, const char *s);
-static void usage(FILE *out, int code) __attribute__((noreturn));
 static size_t bind_all(const struct options *o, int *fds);
 static size_t bind_one(const char *host, uint16_t port, int *fds,
                        size_t room);
@@ -119,18 +96,18 @@ static uint64_t now_ms(void);
 int
 main(int argc, char **argv)
 {
-    static struct worker workers[MAX_WORKERS];
+    static struct worker workers[OPTIONS_MAX_WORKERS];
     struct options o;
     struct files_root root = { -1, false };
     struct tls_options tls_opts = { 0 };
     struct tls_server *tls;
     struct passwd *pw = NULL;
-    int fds[MAX_LISTENERS], sig;
+    int fds[OPTIONS_MAX_LISTENERS], sig;
     char dir[PATH_MAX];
     size_t nfds, i;
     sigset_t sigs;
 
-    parse_options(argc, argv, &o);
+    options_parse(argc, argv, &o);
     log_init(o.verbose, !o.quiet);
     if (realpath(o.dir, dir) == NULL)
         fatal("start: cannot serve %s", o.dir);
@@ -211,176 +188,6 @@ main(int argc, char **argv)
     return 0;
 }
 
-static void
-parse_options(int argc, char **argv, struct options *o)
-{
-    static const struct option longopts[] = {
-        { "port", required_argument, NULL, 'p' },
-        { "bind", required_argument, NULL, 'b' },
-        { "cert", required_argument, NULL, 'C' },
-        { "key", required_argument, NULL, 'K' },
-        { "hidden", no_argument, NULL, 'H' },
-        { "write", no_argument, NULL, 'w' },
-        { "max-upload", required_argument, NULL, 'U' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "user", required_argument, NULL, 'u' },
-        { "workers", required_argument, NULL, 'W' },
-        { "max-conns", required_argument, NULL, 'M' },
-        { "handshake-timeout", required_argument, NULL, 1 },
-        { "header-timeout", required_argument, NULL, 2 },
-        { "idle-timeout", required_argument, NULL, 3 },
-        { "send-timeout", required_argument, NULL, 4 },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
-    };
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int ch;
-
-    memset(o, 0, sizeof *o);
-    o->dir = ".";
-    o->user = "nobody";
-    o->workers = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS :
-                 (unsigned)cpus;
-    o->settings.handshake_timeout_ms = 15000;
-    o->settings.header_timeout_ms = 30000;
-    o->settings.idle_timeout_ms = 45000;
-    o->settings.send_timeout_ms = 60000;
-    o->settings.max_upload_bytes = UINT64_MAX;
-    while ((ch = getopt_long(argc, argv, "p:b:qvhw", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'p':
-            o->port = (uint16_t)parse_number("--port", optarg, 0, 65535);
-            o->port_set = true;
-            break;
-        case 'b':
-            if (o->nbinds == MAX_LISTENERS)
-                usage(stderr, 2);
-            o->binds[o->nbinds++] = optarg;
-            break;
-        case 'C': o->cert = optarg; break;
-        case 'K': o->key = optarg; break;
-        case 'H': o->hidden = true; break;
-        case 'w': o->writable = true; break;
-        case 'U':
-            o->settings.max_upload_bytes = parse_size("--max-upload", optarg);
-            break;
-        case 'q': o->quiet = true; break;
-        case 'v': o->verbose = true; break;
-        case 'u': o->user = optarg; break;
-        case 'W':
-            o->workers = (unsigned)parse_number("--workers", optarg, 1,
-                                                MAX_WORKERS);
-            break;
-        case 'M':
-            o->max_conns = parse_number("--max-conns", optarg, 1, 1000000);
-            break;
-        case 1:
-        case 2:
-        case 3:
-        case 4: {
-            uint32_t ms = (uint32_t)parse_number(longopts[9 + ch].name,
-                                                 optarg, 1, 3600) * 1000;
-
-            if (ch == 1)
-                o->settings.handshake_timeout_ms = ms;
-            else if (ch == 2)
-                o->settings.header_timeout_ms = ms;
-            else if (ch == 3)
-                o->settings.idle_timeout_ms = ms;
-            else
-                o->settings.send_timeout_ms = ms;
-            break;
-        }
-        case 'h':
-            usage(stdout, 0);
-        case 'V':
-            printf("ferry %s\n", FERRY_VERSION);
-            exit(0);
-        default:
-            usage(stderr, 2);
-        }
-    }
-    if (argc - optind > 1)
-        usage(stderr, 2);
-    if (argc - optind == 1)
-        o->dir = argv[optind];
-    if ((o->cert == NULL) != (o->key == NULL)) {
-        fprintf(stderr, "ferry: --cert and --key go together\n");
-        exit(2);
-    }
-    if (!o->port_set)
-        o->port = geteuid() == 0 ? 443 : 8443;
-    o->settings.writable = o->writable;
-}
-
-/* A number option: digits only, within [MIN, MAX], or a usage error. */
-static uint64_t
-parse_number(const char *opt, const char *s, uint64_t min, uint64_t max)
-{
-    uint64_t v;
-
-    if (http_parse_uint(s, strlen(s), max, &v) == -1 || v < min) {
-        fprintf(stderr, "ferry: %s takes a number from %llu to %llu\n", opt,
-                (unsigned long long)min, (unsigned long long)max);
-        exit(2);
-    }
-    return v;
-}
-
-/* A size option: digits with an optional K, M, G or T (powers of 1024). */
-static uint64_t
-parse_size(const char *opt, const char *s)
-{
-    static const char units[] = "KMGT";
-    size_t len = strlen(s);
-    const char *unit = len > 0 ? strchr(units, s[len - 1]) : NULL;
-    unsigned shift = unit != NULL && *unit ? 10 * (unsigned)(unit - units + 1)
-                                           : 0;
-    uint64_t v;
-
-    if (shift != 0)
-        len--;
-    if (len == 0 || http_parse_uint(s, len, UINT64_MAX >> shift, &v) == -1 ||
-        v == 0) {
-        fprintf(stderr, "ferry: %s takes a size such as 500M or 10G\n", opt);
-        exit(2);
-    }
-    return v << shift;
-}
-
-static void
-usage(FILE *out, int code)
-{
-    fprintf(out,
-        "usage: ferry [OPTIONS] [DIR]\n"
-        "Share DIR (default: the current directory) over HTTPS.\n\n"
-        "  -p, --port PORT          port (443 as root, else 8443; 0: any)\n"
-        "  -b, --bind ADDR          address to listen on (repeatable;\n"
-        "                           default: all, IPv6 and IPv4)\n"
-        "      --cert FILE          PEM certificate chain\n"
-        "      --key FILE           PEM private key (with --cert); without\n"
-        "                           both, a self-signed identity is kept in\n"
-        "                           $XDG_CONFIG_HOME/ferry or ~/.config/ferry\n"
-        "  -w, --write              allow uploads (PUT), DELETE and MKCOL\n"
-        "      --max-upload SIZE    largest upload, e.g. 500M or 10G\n"
-        "      --hidden             list and serve dotfiles\n"
-        "  -q, --quiet              no access log on stdout\n"
-        "  -v, --verbose            debug diagnostics on stderr\n"
-        "      --user NAME          user to become when started as root\n"
-        "                           (default nobody; DIR becomes the root)\n"
-        "      --workers N          worker threads (default: one per CPU)\n"
-        "      --max-conns N        most clients at once\n"
-        "      --handshake-timeout S  seconds to finish TLS (15)\n"
-        "      --header-timeout S   seconds to send a request head (30)\n"
-        "      --idle-timeout S     seconds between requests (45)\n"
-        "      --send-timeout S     seconds a client may stop reading (60)\n"
-        "  -h, --help               this text\n"
-        "      --version            print the version\n");
-    exit(code);
-}
-
 /* Bind every -b address, or all addresses (one dual-stack socket). */
 static size_t
 bind_all(const struct options *o, int *fds)
@@ -389,15 +196,16 @@ bind_all(const struct options *o, int *fds)
     size_t n = 0, i;
 
     if (o->nbinds == 0) {
-        n = bind_one("::", port, fds, MAX_LISTENERS);
+        n = bind_one("::", port, fds, OPTIONS_MAX_LISTENERS);
         if (n == 0)
-            n = bind_one("0.0.0.0", port, fds, MAX_LISTENERS);
+            n = bind_one("0.0.0.0", port, fds, OPTIONS_MAX_LISTENERS);
         if (n == 0)
             fatal("listen: cannot listen on port %u", port);
         return n;
     }
     for (i = 0; i < o->nbinds; i++) {
-        size_t got = bind_one(o->binds[i], port, fds + n, MAX_LISTENERS - n);
+        size_t got = bind_one(o->binds[i], port, fds + n,
+                              OPTIONS_MAX_LISTENERS - n);
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
 

@@ -1,21 +1,20 @@
 /*
- * upload.c: PUT, DELETE and MKCOL in the shared folder, never half done.
+ * upload.c: PUT in the shared folder, never half done.
  *
  * A PUT body goes to a dotfile next to its target; once complete it is
  * fsynced, renamed over the target and the folder is fsynced, so the
  * target is always the old version or the whole new one.  Folders are
- * opened confined (openat2 RESOLVE_IN_ROOT, as in files.c); every name
- * created, renamed or removed is one component used with *at() calls on
- * such a folder, so symlinks swapped in meanwhile cannot lead a write out
- * of DIR.  Framing the body and answering the client is the caller's job.
+ * opened confined (files_resolve); every name created, renamed or removed
+ * is one component used with *at() calls on such a folder, so symlinks
+ * swapped in meanwhile cannot lead a write out of DIR.  Framing the body
+ * and answering the client is the caller's job.  DELETE, MKCOL and the
+ * stale sweep are in tidy.c, on the helpers this file shares.
  */
 #include "upload.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,20 +22,16 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cond.h"
 #include "log.h"
+#include "tidy.h"
 
-/* An IN_ROOT lookup meeting ".." fails with EAGAIN on any rename. */
-#define UPLOAD_EAGAIN_TRIES 64
 /* Fresh random names tried before giving up on a temporary file. */
 #define UPLOAD_TMP_TRIES 8
 /* Dirty data handed to the disk every this many bytes (see write_behind). */
 #define UPLOAD_FLUSH_BYTES ((uint64_t)8 << 20)
-/* Start-up sweep bounds: folder depth and entries read in all. */
-#define UPLOAD_CLEAN_DEPTH 64
 /* Deepest folder an upload may write in: the stale sweep must reach it. */
 #define UPLOAD_MAX_DEPTH   (UPLOAD_CLEAN_DEPTH - 2)
 
@@ -46,9 +41,6 @@
  * act on it.  Only those two steps run under it; the fsyncs do not.
  */
 static pthread_mutex_t act_lock = PTHREAD_MUTEX_INITIALIZER;
-#define UPLOAD_CLEAN_ENTRIES 10000000
-/* Folders we open to write in: readable, so they can be fsynced. */
-#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 
 /* What a name in a folder is, and the validators of what it leads to. */
 struct found {
@@ -76,21 +68,8 @@ static int create_temp(struct upload *up);
 static int reserve(struct upload *up, uint64_t declared);
 static void write_behind(struct upload *up, uint64_t before);
 static int rename_into_place(struct upload *up);
-static int delete_in(const struct files_root *root, const char *path,
-                     int dirfd, const char *name,
-                     const struct http_request *req);
-static void clean_dir(int fd, int depth, size_t *budget, size_t *removed);
-static void clean_entry(int dfd, const struct dirent *e, int depth,
-                        size_t *budget, size_t *removed);
-static int root_open(const struct files_root *root, const char *path,
-                     int flags);
-static bool is_root(const char *path);
-static int split_path(const char *path, char *parent, char *name);
-static bool is_tmp_name(const char *name);
 static bool has_tmp_segment(const char *parent);
 static int depth_of(const char *path);
-static int status_of(const char *what);
-static void log_warn_name(const char *what, const char *name);
 static void close_keep_errno(int fd);
 
 /*
@@ -109,11 +88,11 @@ upload_prepare(const struct files_root *root, const char *path,
     int rv;
 
     upload_reset(up, root, max_bytes);
-    if (is_root(path))
+    if (upload_is_root(path))
         return -409;                /* the root is a folder */
-    if ((rv = split_path(path, parent, up->name)) < 0)
+    if ((rv = upload_split_path(path, parent, up->name)) < 0)
         return rv;
-    if (is_tmp_name(up->name) || has_tmp_segment(parent))
+    if (upload_is_tmp_name(up->name) || has_tmp_segment(parent))
         return -403;                /* nobody writes over an upload */
     if (depth_of(path) > UPLOAD_MAX_DEPTH)
         return -403;                /* deeper than the stale sweep goes */
@@ -121,7 +100,7 @@ upload_prepare(const struct files_root *root, const char *path,
         return -413;
 
     if ((up->path = strdup(path)) == NULL) {
-        rv = status_of("copying the path");
+        rv = upload_status_of("copying the path");
         goto fail;
     }
     if ((rv = open_parent(root, parent, req, declared)) < 0)
@@ -165,7 +144,7 @@ upload_write(struct upload *up, const char *buf, size_t len)
         if (n == 0)
             errno = EIO;            /* cannot happen on a file; never spin */
         if (n <= 0)
-            return status_of("writing the temporary file");
+            return upload_status_of("writing the temporary file");
         done += (size_t)n;
     }
     up->written += len;
@@ -191,12 +170,12 @@ upload_commit(struct upload *up, const struct http_request *req)
     }
     up->fd = -1;
     if (fsync(fd) == -1) {
-        rv = status_of("syncing the temporary file");
+        rv = upload_status_of("syncing the temporary file");
         close(fd);
         goto out;
     }
     if (close(fd) == -1) {
-        rv = status_of("closing the temporary file");
+        rv = upload_status_of("closing the temporary file");
         goto out;
     }
 
@@ -213,7 +192,7 @@ upload_commit(struct upload *up, const struct http_request *req)
      * fails the new file is in place but may not last: say so.
      */
     if (fsync(up->dirfd) == -1) {
-        rv = status_of("syncing the folder");
+        rv = upload_status_of("syncing the folder");
         goto out;
     }
     rv = f.present && !up->create_only ? 204 : 201;
@@ -240,80 +219,6 @@ upload_abort(struct upload *up)
     up->path = NULL;
 }
 
-/*
- * A symlink is removed itself, never what it points at.  Temporary files
- * do not exist as far as clients can tell.
- */
-int
-upload_delete(const struct files_root *root, const char *path,
-              const struct http_request *req)
-{
-    char parent[PATH_MAX], name[NAME_MAX + 1];
-    int dirfd, rv;
-
-    if (is_root(path))
-        return -403;
-    if ((rv = split_path(path, parent, name)) < 0)
-        return rv;
-    if (is_tmp_name(name))
-        return -404;
-
-    dirfd = root_open(root, parent, DIR_FLAGS);
-    if (dirfd == -1) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return -404;
-        return status_of("opening the folder to delete in");
-    }
-    rv = delete_in(root, path, dirfd, name, req);
-    close(dirfd);
-    return rv;
-}
-
-int
-upload_mkcol(const struct files_root *root, const char *path)
-{
-    char parent[PATH_MAX], name[NAME_MAX + 1];
-    int dirfd, rv;
-
-    if (is_root(path))
-        return -405;                /* the root exists */
-    if ((rv = split_path(path, parent, name)) < 0)
-        return rv;
-    if (is_tmp_name(name))
-        return -403;
-
-    /* status_of makes a missing or non-folder parent 409 (RFC 4918 9.3.1) */
-    if ((dirfd = root_open(root, parent, DIR_FLAGS)) == -1)
-        return status_of("opening the parent folder");
-    if (mkdirat(dirfd, name, 0755) == -1)
-        rv = errno == EEXIST ? -405 : status_of("making a folder");
-    else if (fsync(dirfd) == -1)
-        rv = status_of("syncing the parent folder");
-    else
-        rv = 201;
-    close(dirfd);
-    return rv;
-}
-
-/* Symlinks are never followed, so the sweep stays inside DIR. */
-size_t
-upload_clean_stale(const struct files_root *root)
-{
-    size_t removed = 0, budget = UPLOAD_CLEAN_ENTRIES;
-    int fd;
-
-    fd = openat(root->fd, ".", DIR_FLAGS);
-    if (fd == -1) {
-        log_warn("upload: opening the root to remove stale uploads");
-        return 0;
-    }
-    clean_dir(fd, 0, &budget, &removed);
-    if (budget == 0)
-        log_warnx("upload: stopped looking for stale uploads after %d "
-                  "entries", UPLOAD_CLEAN_ENTRIES);
-    return removed;
-}
-
 /* An empty upload: no descriptors, nothing to remove. */
 static void
 upload_reset(struct upload *up, const struct files_root *root,
@@ -338,10 +243,10 @@ open_parent(const struct files_root *root, const char *parent,
 {
     int fd, rv;
 
-    if ((fd = root_open(root, parent, DIR_FLAGS)) != -1)
+    if ((fd = files_resolve(root, parent, UPLOAD_DIR_FLAGS)) != -1)
         return fd;
     if (errno != ENOENT)
-        return status_of("opening the target's folder");
+        return upload_status_of("opening the target's folder");
     if (cond_evaluate(req, false, NULL, 0) != 0)
         return -412;
     if ((rv = check_space(root->fd, declared)) < 0)
@@ -363,9 +268,9 @@ make_parents(const struct files_root *root, const char *parent)
     int fd, next;
     char c;
 
-    if ((fd = root_open(root, ".", DIR_FLAGS)) == -1)
-        return status_of("opening the root");
-    memcpy(prefix, parent, len + 1);       /* split_path bounded it */
+    if ((fd = files_resolve(root, ".", UPLOAD_DIR_FLAGS)) == -1)
+        return upload_status_of("opening the root");
+    memcpy(prefix, parent, len + 1);       /* upload_split_path bounded it */
     while (i < len) {
         for (; prefix[i] == '/'; i++)
             ;
@@ -384,7 +289,7 @@ make_parents(const struct files_root *root, const char *parent)
         prefix[i] = c;
         close_keep_errno(fd);
         if ((fd = next) == -1)
-            return status_of("making a parent folder");
+            return upload_status_of("making a parent folder");
     }
     return fd;
 }
@@ -403,11 +308,11 @@ open_step(const struct files_root *root, int dirfd, char *prefix,
     int fd, tries;
 
     for (tries = 0; tries < 2; tries++) {
-        fd = openat(dirfd, name, DIR_FLAGS | O_NOFOLLOW);
+        fd = openat(dirfd, name, UPLOAD_DIR_FLAGS | O_NOFOLLOW);
         if (fd != -1)
             return fd;
         if (errno == ENOTDIR || errno == ELOOP)
-            return root_open(root, prefix, DIR_FLAGS);
+            return files_resolve(root, prefix, UPLOAD_DIR_FLAGS);
         if (errno != ENOENT || tries > 0)
             return -1;
         if (mkdirat(dirfd, name, 0755) == -1 && errno != EEXIST)
@@ -450,20 +355,20 @@ look_up(const struct files_root *root, const char *path, int dirfd,
 
     memset(f, 0, sizeof *f);
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-        return errno == ENOENT ? 0 : status_of("looking at the target");
+        return errno == ENOENT ? 0 : upload_status_of("looking at the target");
     f->present = true;
     f->own_dir = S_ISDIR(st.st_mode);
 
     if (S_ISLNK(st.st_mode)) {
-        if ((fd = root_open(root, path, O_PATH | O_CLOEXEC)) == -1) {
+        if ((fd = files_resolve(root, path, O_PATH | O_CLOEXEC)) == -1) {
             if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
                 return 0;
-            return status_of("resolving a symlink");
+            return upload_status_of("resolving a symlink");
         }
         rv = fstat(fd, &st);
         close_keep_errno(fd);
         if (rv == -1)
-            return status_of("resolving a symlink");
+            return upload_status_of("resolving a symlink");
     }
     f->exists = true;
     f->type = st.st_mode & S_IFMT;
@@ -508,7 +413,7 @@ create_temp(struct upload *up)
 
     for (tries = 0; tries < UPLOAD_TMP_TRIES; tries++) {
         if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-            return status_of("picking a temporary name");
+            return upload_status_of("picking a temporary name");
         snprintf(up->tmp, sizeof up->tmp, "%s%016" PRIx64,
                  UPLOAD_TMP_PREFIX, r);
         up->fd = openat(up->dirfd, up->tmp, O_WRONLY | O_CREAT | O_EXCL |
@@ -519,7 +424,7 @@ create_temp(struct upload *up)
             break;
     }
     up->tmp[0] = '\0';              /* not ours: never remove it */
-    return status_of("creating a temporary file");
+    return upload_status_of("creating a temporary file");
 }
 
 /*
@@ -585,7 +490,7 @@ rename_into_place(struct upload *up)
 {
     if (!up->create_only) {
         if (renameat(up->dirfd, up->tmp, up->dirfd, up->name) == -1)
-            return status_of("renaming the upload into place");
+            return upload_status_of("renaming the upload into place");
         return 0;
     }
     if (renameat2(up->dirfd, up->tmp, up->dirfd, up->name,
@@ -594,19 +499,19 @@ rename_into_place(struct upload *up)
     if (errno == EEXIST)
         return -412;
     if (errno != EINVAL)
-        return status_of("renaming the upload into place");
+        return upload_status_of("renaming the upload into place");
 
     if (linkat(up->dirfd, up->tmp, up->dirfd, up->name, 0) == -1)
-        return errno == EEXIST ? -412 : status_of("linking the upload");
+        return errno == EEXIST ? -412 : upload_status_of("linking the upload");
     if (unlinkat(up->dirfd, up->tmp, 0) == -1)
         log_warn("upload: removing temporary file %s", up->tmp);
     return 0;
 }
 
 /* Remove NAME in DIRFD (PATH below ROOT) if REQ's preconditions hold. */
-static int
-delete_in(const struct files_root *root, const char *path, int dirfd,
-          const char *name, const struct http_request *req)
+int
+upload_remove(const struct files_root *root, const char *path, int dirfd,
+              const char *name, const struct http_request *req)
 {
     struct found f;
     int rv;
@@ -619,93 +524,17 @@ delete_in(const struct files_root *root, const char *path, int dirfd,
         rv = -412;
     else if (rv == 0 &&
              unlinkat(dirfd, name, f.own_dir ? AT_REMOVEDIR : 0) == -1)
-        rv = errno == ENOENT ? -404 : status_of("deleting");
+        rv = errno == ENOENT ? -404 : upload_status_of("deleting");
     pthread_mutex_unlock(&act_lock);
     if (rv < 0)
         return rv;
     if (fsync(dirfd) == -1)
-        return status_of("syncing the folder");
+        return upload_status_of("syncing the folder");
     return 204;
 }
 
-/* Sweep the folder open as FD (taken over and closed). */
-static void
-clean_dir(int fd, int depth, size_t *budget, size_t *removed)
-{
-    struct dirent *e;
-    DIR *d;
-
-    if ((d = fdopendir(fd)) == NULL) {
-        log_warn("upload: reading a folder for stale uploads");
-        close(fd);
-        return;
-    }
-    while (*budget > 0 && (e = readdir(d)) != NULL) {
-        (*budget)--;
-        clean_entry(dirfd(d), e, depth, budget, removed);
-    }
-    closedir(d);
-}
-
-/*
- * Remove E if it is a temporary file; descend if it is a folder.
- * O_NOFOLLOW keeps a folder swapped for a symlink from leading us out.
- */
-static void
-clean_entry(int dfd, const struct dirent *e, int depth, size_t *budget,
-            size_t *removed)
-{
-    unsigned char type = e->d_type;
-    struct stat st;
-    int fd;
-
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        return;
-    if (type == DT_UNKNOWN) {
-        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-            return;
-        type = S_ISREG(st.st_mode) ? DT_REG :
-               S_ISDIR(st.st_mode) ? DT_DIR : DT_UNKNOWN;
-    }
-
-    if (type == DT_REG && is_tmp_name(e->d_name)) {
-        if (unlinkat(dfd, e->d_name, 0) == 0)
-            (*removed)++;
-        else if (errno != ENOENT)
-            log_warn_name("upload: removing stale upload", e->d_name);
-        return;
-    }
-    if (type != DT_DIR || depth + 1 >= UPLOAD_CLEAN_DEPTH)
-        return;
-    fd = openat(dfd, e->d_name, DIR_FLAGS | O_NOFOLLOW);
-    if (fd != -1)
-        clean_dir(fd, depth + 1, budget, removed);
-}
-
-/*
- * openat2 below ROOT, with ROOT acting as "/" and procfs magic links
- * refused.  Returns an fd or -1 with errno.
- */
-static int
-root_open(const struct files_root *root, const char *path, int flags)
-{
-    struct open_how how;
-    long fd = -1;
-    int tries;
-
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)flags;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    for (tries = 0; tries < UPLOAD_EAGAIN_TRIES; tries++) {
-        fd = syscall(SYS_openat2, root->fd, path, &how, sizeof how);
-        if (fd != -1 || errno != EAGAIN)
-            break;
-    }
-    return (int)fd;
-}
-
-static bool
-is_root(const char *path)
+bool
+upload_is_root(const char *path)
 {
     return path[0] == '\0' || strcmp(path, ".") == 0;
 }
@@ -715,8 +544,8 @@ is_root(const char *path)
  * and its last component NAME (NAME_MAX + 1 bytes).  Returns 0, or -403
  * for a name that cannot be written: empty, "." or "..", or too long.
  */
-static int
-split_path(const char *path, char *parent, char *name)
+int
+upload_split_path(const char *path, char *parent, char *name)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash != NULL ? slash + 1 : path;
@@ -743,7 +572,7 @@ has_tmp_segment(const char *parent)
     const char *p = parent;
 
     for (;;) {
-        if (is_tmp_name(p))
+        if (upload_is_tmp_name(p))
             return true;
         if ((p = strchr(p, '/')) == NULL)
             return false;
@@ -764,8 +593,8 @@ depth_of(const char *path)
     return depth;
 }
 
-static bool
-is_tmp_name(const char *name)
+bool
+upload_is_tmp_name(const char *name)
 {
     return strncmp(name, UPLOAD_TMP_PREFIX,
                    sizeof UPLOAD_TMP_PREFIX - 1) == 0;
@@ -775,8 +604,8 @@ is_tmp_name(const char *name)
  * The status for errno after a failed file system call.  Only what no
  * client can cause on its own is logged, naming WHAT we were doing.
  */
-static int
-status_of(const char *what)
+int
+upload_status_of(const char *what)
 {
     switch (errno) {
     case EACCES:
@@ -801,18 +630,6 @@ status_of(const char *what)
         log_warn("upload: %s", what);
         return -500;
     }
-}
-
-/* Log WHAT about NAME, a name from the disk: escaped, as any such bytes. */
-static void
-log_warn_name(const char *what, const char *name)
-{
-    char esc[4 * NAME_MAX + 1];
-    int saved_errno = errno;
-
-    log_escape(esc, sizeof esc, name, strlen(name));
-    errno = saved_errno;
-    log_warn("%s \"%s\"", what, esc);
 }
 
 static void

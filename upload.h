@@ -1,7 +1,7 @@
 /*
  * upload.h: writes into the shared folder that never leave a file half
- * written: PUT (temporary file, fsync, rename, fsync of the folder),
- * DELETE and MKCOL.
+ * written: PUT (temporary file, fsync, rename, fsync of the folder) here,
+ * DELETE, MKCOL and the sweep of stale temporary files in tidy.h.
  *
  * Every folder written in is opened through the confined resolver of
  * files.c, and every name created, renamed or removed in it is a single
@@ -13,6 +13,7 @@
 #ifndef FERRY_UPLOAD_H
 #define FERRY_UPLOAD_H
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +24,8 @@
 
 #define UPLOAD_TMP_PREFIX FILES_UPLOAD_TMP_PREFIX
 #define UPLOAD_SIZE_UNKNOWN UINT64_MAX   /* chunked: no Content-Length */
+/* Folders we open to write in: readable, so they can be fsynced. */
+#define UPLOAD_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 
 struct upload {
     int dirfd;              /* the target's folder, inside the root */
@@ -74,25 +77,41 @@ int upload_commit(struct upload *up, const struct http_request *req);
 void upload_abort(struct upload *up);
 
 /*
- * DELETE of relative PATH: a file, or an empty folder.  Returns 204, or
- * -STATUS: 404, 409 (folder not empty), 403, 412 (preconditions of REQ),
- * 500.  The root itself cannot be deleted (403).
+ * The rest is shared with tidy.c (DELETE, MKCOL), which writes by the
+ * same rules; nothing else needs it.
  */
-int upload_delete(const struct files_root *root, const char *path,
+
+/* Whether relative PATH (from path_from_target) names the root itself. */
+bool upload_is_root(const char *path);
+
+/*
+ * Split PATH into its folder PARENT (PATH_MAX bytes; "." for the root)
+ * and its last component NAME (NAME_MAX + 1 bytes).  Returns 0, or -403
+ * for a name that cannot be written: empty, "." or "..", or too long.
+ */
+int upload_split_path(const char *path, char *parent, char *name);
+
+/* Whether NAME is named like an upload's temporary file. */
+bool upload_is_tmp_name(const char *name);
+
+/*
+ * The -STATUS for errno after a failed file system call: 403, 409, 413,
+ * 507, else 500.  WHAT (what we were doing) is logged only for what no
+ * client can cause on its own.
+ */
+int upload_status_of(const char *what);
+
+/*
+ * Remove NAME in the folder DIRFD (PATH below ROOT): a file, an empty
+ * folder, or a symlink itself, if REQ's preconditions hold for what PATH
+ * leads to.  The check and the unlink run under the lock that
+ * upload_commit holds from its check to its rename, so a DELETE and a
+ * PUT that saw the same version cannot both act on it.  Then DIRFD is
+ * fsynced.  Returns 204, or -STATUS: 404, 412, or one of
+ * upload_status_of.  DIRFD stays the caller's.
+ */
+int upload_remove(const struct files_root *root, const char *path,
+                  int dirfd, const char *name,
                   const struct http_request *req);
-
-/*
- * MKCOL of relative PATH: one new folder.  Returns 201, or -STATUS: 405
- * (the name exists), 409 (the parent is missing or not a folder), 403,
- * 500.
- */
-int upload_mkcol(const struct files_root *root, const char *path);
-
-/*
- * Remove temporary files left in ROOT by a server that was killed mid
- * upload: walks the tree without following symlinks.  Returns how many
- * were removed.
- */
-size_t upload_clean_stale(const struct files_root *root);
 
 #endif /* FERRY_UPLOAD_H */

@@ -26,6 +26,7 @@
 
 #include "cond.h"
 #include "upload.h"
+#include "tidy.h"
 
 #define OUTSIDE_DATA "outside: must never change\n"
 #define MIB ((size_t)1 << 20)
