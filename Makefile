@@ -20,8 +20,8 @@ BIND      ?=
 # mbedTLS is linked statically, in this order, so ./ferry needs only libc.
 MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
 
-SRCS = server.c options.c conn.c access.c respond.c body.c chunked.c \
-       upload.c tidy.c tls.c ident.c http.c head.c files.c path.c \
+SRCS = server.c options.c conn.c conn_body.c access.c respond.c body.c \
+       chunked.c upload.c tidy.c tls.c ident.c http.c head.c files.c path.c \
        range.c cond.c listing.c accept.c page.c mime.c log.c
 
 ifeq ($(SANITIZE),1)
@@ -45,13 +45,13 @@ TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
 # Unit tests: each links its module and nothing else (log.c for logging).
 UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime \
              test_chunked test_upload
-test_http_OBJS    = http.o
-test_head_OBJS    = head.o
+test_http_OBJS    = http.o guard.o cases.o
+test_head_OBJS    = head.o guard.o
 test_mime_OBJS    = mime.o
-test_range_OBJS   = range.o cond.o http.o head.o
-test_path_OBJS    = path.o
-test_listing_OBJS = listing.o accept.o page.o files.o path.o
-test_chunked_OBJS = chunked.o
+test_range_OBJS   = range.o cond.o http.o head.o guard.o
+test_path_OBJS    = path.o guard.o
+test_listing_OBJS = listing.o accept.o page.o files.o path.o guard.o
+test_chunked_OBJS = chunked.o guard.o cases.o
 test_upload_OBJS  = upload.o tidy.o files.o cond.o http.o head.o path.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
@@ -73,6 +73,10 @@ $(BUILD)/%.o: %.c | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -I. -c -o $@ $<
 
 $(BUILD)/test_%.o: test/unit/test_%.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -I. -c -o $@ $<
+
+# Helpers shared by unit tests: guard pages, making and running cases.
+$(BUILD)/guard.o $(BUILD)/cases.o: $(BUILD)/%.o: test/unit/%.c | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -I. -c -o $@ $<
 
 $(BUILD):

@@ -6,7 +6,8 @@
  * READ_HEAD, WRITE, CLOSE_NOTIFY and LINGER (our FIN is out; drain what
  * the client still sends so our last response is not destroyed by a
  * reset).  Deadlines are kept here; the worker enforces them.  The
- * access-log line is worded by access.c.
+ * access-log line is worded by access.c.  CONTINUE and READ_BODY, a PUT
+ * body being received, are conn_body.c's; struct conn is in conn_impl.h.
  */
 #include "conn.h"
 
@@ -20,9 +21,9 @@
 
 #include "access.h"
 #include "body.h"
+#include "conn_impl.h"
 #include "http.h"
 #include "log.h"
-#include "path.h"
 #include "respond.h"
 
 #define LINGER_MS          2000     /* drain after our FIN, at most */
@@ -30,73 +31,17 @@
 #define WRITE_BURST        16       /* records per turn: fairness */
 #define TLS_RECORD_MAX     16384    /* plaintext bytes of one record */
 #define TLS_HANDSHAKE_BYTE 0x16     /* first byte of every ClientHello */
-#define READ_BURST         64       /* body records per turn: fairness */
-
-static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-enum state {
-    ST_PEEK,
-    ST_PLAIN,
-    ST_HANDSHAKE,
-    ST_READ_HEAD,
-    ST_CONTINUE,
-    ST_READ_BODY,
-    ST_WRITE,
-    ST_CLOSE_NOTIFY,
-    ST_LINGER,
-};
-
-/* What a step wants: go on with the new state, or wait, or stop. */
-enum step {
-    STEP_AGAIN = -1,
-    STEP_READ = CONN_WAIT_READ,
-    STEP_WRITE = CONN_WAIT_WRITE,
-    STEP_DONE = CONN_DONE,
-};
-
-struct conn {
-    int fd;
-    enum state state;
-    bool head_started;          /* bytes of the next head have arrived */
-    bool have_response;
-    bool reparse;               /* buffered bytes not parsed yet */
-    struct tls_conn *tls;
-    uint64_t deadline_ms;
-    char *in;                   /* HTTP_MAX_HEAD_BYTES, only while needed */
-    size_t in_len;
-    size_t pending;             /* length of a TLS write to repeat */
-    size_t lingered;
-    struct response res;
-    struct body *body;          /* a PUT being received, or NULL */
-    size_t head_len;            /* its head, kept at the start of in */
-    struct access_line log;     /* the access-log line in the making */
-    char host[64];              /* peer address, for the access log */
-    char peer[80];              /* "[addr]:port", for diagnostics */
-};
 
 static enum step step_peek(struct conn *c, struct conn_ctx *ctx);
 static enum step step_plain(struct conn *c, struct conn_ctx *ctx);
 static enum step step_handshake(struct conn *c, struct conn_ctx *ctx);
 static enum step step_read(struct conn *c, struct conn_ctx *ctx);
-static enum step step_continue(struct conn *c, struct conn_ctx *ctx);
-static enum step step_read_body(struct conn *c, struct conn_ctx *ctx);
 static enum step step_write(struct conn *c, struct conn_ctx *ctx);
 static enum step step_close_notify(struct conn *c, struct conn_ctx *ctx);
 static enum step step_linger(struct conn *c, struct conn_ctx *ctx);
 static enum step parse_head(struct conn *c, struct conn_ctx *ctx);
 static enum step start_response(struct conn *c, struct conn_ctx *ctx,
                                 const struct http_request *req, int status);
-static enum step start_upload(struct conn *c, struct conn_ctx *ctx,
-                              const struct http_request *req, int head_len);
-static enum step feed_body(struct conn *c, struct conn_ctx *ctx, char *buf,
-                           size_t len, size_t *used);
-static enum step end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
-                            const char *rest, size_t rest_len);
-static enum step refuse(struct conn *c, struct conn_ctx *ctx,
-                        const struct http_request *req, int status,
-                        const char *detail);
-static enum step begin_write(struct conn *c, struct conn_ctx *ctx);
-static struct respond_env make_env(const struct conn_ctx *ctx);
 static void finish_response(struct conn *c);
 static int ensure_input(struct conn *c);
 static void release_input(struct conn *c);
@@ -140,10 +85,10 @@ conn_run(struct conn *c, struct conn_ctx *ctx)
             r = step_read(c, ctx);
             break;
         case ST_CONTINUE:
-            r = step_continue(c, ctx);
+            r = conn_step_continue(c, ctx);
             break;
         case ST_READ_BODY:
-            r = step_read_body(c, ctx);
+            r = conn_step_read_body(c, ctx);
             break;
         case ST_WRITE:
             r = step_write(c, ctx);
@@ -370,20 +315,20 @@ static enum step
 start_response(struct conn *c, struct conn_ctx *ctx,
                const struct http_request *req, int rv)
 {
-    struct respond_env env = make_env(ctx);
+    struct respond_env env = conn_make_env(ctx);
     bool keep = rv > 0 && req->keep_alive && !ctx->stopping &&
                 !req->chunked &&
                 !(req->has_content_length && req->content_length > 0);
 
     if (rv < 0)
-        return refuse(c, ctx, NULL, -rv, NULL);
+        return conn_refuse(c, ctx, NULL, -rv, NULL);
     if (req->method == HTTP_METHOD_PUT && ctx->settings->writable)
-        return start_upload(c, ctx, req, rv);
+        return conn_start_upload(c, ctx, req, rv);
     memset(&c->res, 0, sizeof c->res);
     c->res.fd = -1;
     if (respond_request(req, &env, keep, &c->res) == -1) {
         response_free(&c->res);
-        return refuse(c, ctx, req, 503, NULL);  /* out of memory */
+        return conn_refuse(c, ctx, req, 503, NULL);  /* out of memory */
     }
     access_begin(&c->log, c->host, req, c->in, c->in_len, c->res.status,
                  env.now);
@@ -395,18 +340,18 @@ start_response(struct conn *c, struct conn_ctx *ctx,
     } else {
         c->in_len = 0;
     }
-    return begin_write(c, ctx);
+    return conn_begin_write(c, ctx);
 }
 
 /*
  * Answer STATUS (with DETAIL, or NULL) and close after it: the request's
  * body, if any, stays unread.  REQ is NULL when the head did not parse.
  */
-static enum step
-refuse(struct conn *c, struct conn_ctx *ctx, const struct http_request *req,
-       int status, const char *detail)
+enum step
+conn_refuse(struct conn *c, struct conn_ctx *ctx,
+            const struct http_request *req, int status, const char *detail)
 {
-    struct respond_env env = make_env(ctx);
+    struct respond_env env = conn_make_env(ctx);
     bool head = req != NULL && req->method == HTTP_METHOD_HEAD;
 
     memset(&c->res, 0, sizeof c->res);
@@ -419,11 +364,11 @@ refuse(struct conn *c, struct conn_ctx *ctx, const struct http_request *req,
                  env.now);
     c->have_response = true;
     c->in_len = 0;
-    return begin_write(c, ctx);
+    return conn_begin_write(c, ctx);
 }
 
-static enum step
-begin_write(struct conn *c, struct conn_ctx *ctx)
+enum step
+conn_begin_write(struct conn *c, struct conn_ctx *ctx)
 {
     c->state = ST_WRITE;
     c->pending = 0;
@@ -431,8 +376,8 @@ begin_write(struct conn *c, struct conn_ctx *ctx)
     return STEP_AGAIN;
 }
 
-static struct respond_env
-make_env(const struct conn_ctx *ctx)
+struct respond_env
+conn_make_env(const struct conn_ctx *ctx)
 {
     struct respond_env env = {
         .root = ctx->settings->root,
@@ -441,164 +386,6 @@ make_env(const struct conn_ctx *ctx)
     };
 
     return env;
-}
-
-/*
- * A PUT on a writable share: check all that can be checked before the
- * body (path, length, preconditions, room), then ask for the body (with
- * 100 Continue when the client waits for it) or refuse at once, unread.
- * The head stays at the start of the input buffer until the upload ends.
- */
-static enum step
-start_upload(struct conn *c, struct conn_ctx *ctx,
-             const struct http_request *req, int head_len)
-{
-    const struct conn_settings *set = ctx->settings;
-    struct target_path tp;
-    int rv = path_from_target(req->target.ptr, req->target.len, &tp);
-
-    if (rv < 0)
-        return refuse(c, ctx, req, -rv, NULL);
-    if (tp.has_dot_segment && !set->root->hidden)
-        return refuse(c, ctx, req, 403, "Dotfiles cannot be written (start "
-                      "ferry with --hidden).");
-    if (tp.trailing_slash || strcmp(tp.path, ".") == 0)
-        return refuse(c, ctx, req, 409, "PUT names a folder; name a file.");
-    c->body = malloc(sizeof *c->body);
-    if (c->body == NULL)
-        return refuse(c, ctx, req, 503, NULL);
-    rv = body_start(c->body, set->root, tp.path, req, set->max_upload_bytes);
-    if (rv < 0) {
-        free(c->body);
-        c->body = NULL;
-        return refuse(c, ctx, req, -rv, respond_write_detail(-rv));
-    }
-    c->head_len = (size_t)head_len;
-    c->state = req->expect_continue ? ST_CONTINUE : ST_READ_BODY;
-    c->deadline_ms = ctx->now_ms + set->header_timeout_ms;
-    return STEP_AGAIN;
-}
-
-/* The client waits for our word before sending the body (RFC 9110 10.1.1). */
-static enum step
-step_continue(struct conn *c, struct conn_ctx *ctx)
-{
-    enum tls_status st;
-
-    (void)ctx;
-    if (tls_write(c->tls, continue_line, sizeof continue_line - 1, &st) > 0) {
-        c->state = ST_READ_BODY;
-        return STEP_AGAIN;
-    }
-    if (st == TLS_WANT_WRITE)
-        return STEP_WRITE;
-    return st == TLS_WANT_READ ? STEP_READ : STEP_DONE;
-}
-
-/*
- * Receive the body: first what arrived with the head, then record by
- * record, never reading past its end.  A stalled body meets the head's
- * deadline, renewed on every record.  After READ_BURST records the
- * connection yields by waiting for writability, which is at once, so
- * that a fast upload cannot starve this worker's other clients, and
- * bytes mbedTLS already holds are not left waiting for an epoll event
- * that will never come.
- */
-static enum step
-step_read_body(struct conn *c, struct conn_ctx *ctx)
-{
-    enum tls_status st;
-    size_t n, used;
-    enum step r;
-    int burst;
-
-    if (c->in_len > c->head_len) {
-        n = c->in_len - c->head_len;
-        c->in_len = c->head_len;
-        r = feed_body(c, ctx, c->in + c->head_len, n, &used);
-        if (r != STEP_READ)
-            return r;
-    }
-    for (burst = 0; burst < READ_BURST; burst++) {
-        size_t want = body_want(c->body, ctx->scratch_len);
-
-        if (want == 0)          /* Content-Length: 0, or all of it in */
-            return end_upload(c, ctx, 0, NULL, 0);
-        n = tls_read(c->tls, ctx->scratch, want, &st);
-        if (n == 0) {
-            if (st == TLS_WANT_READ)
-                return STEP_READ;
-            if (st == TLS_WANT_WRITE)
-                return STEP_WRITE;
-            return STEP_DONE;   /* gone mid-body: conn_free abandons it */
-        }
-        c->deadline_ms = ctx->now_ms + ctx->settings->header_timeout_ms;
-        r = feed_body(c, ctx, ctx->scratch, n, &used);
-        if (r != STEP_READ)
-            return r;
-    }
-    return STEP_WRITE;
-}
-
-/* Give LEN received bytes to the body; at its end, commit and answer. */
-static enum step
-feed_body(struct conn *c, struct conn_ctx *ctx, char *buf, size_t len,
-          size_t *used)
-{
-    int rv = body_feed(c->body, buf, len, used);
-
-    if (rv == BODY_MORE)
-        return STEP_READ;
-    if (rv == BODY_DONE)
-        return end_upload(c, ctx, 0, buf + *used, len - *used);
-    return end_upload(c, ctx, -rv, NULL, 0);
-}
-
-/*
- * The body is over: commit it (FAILED == 0) or report why it failed, then
- * answer.  The head, kept at the start of the input buffer, is parsed
- * again for the preconditions and the log.  REST (REST_LEN bytes past the
- * body: a pipelined request) replaces it in the buffer.
- */
-static enum step
-end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
-           const char *rest, size_t rest_len)
-{
-    struct respond_env env = make_env(ctx);
-    struct http_request req;
-    struct target_path tp;
-    int status = failed;
-
-    if (http_parse_request(c->in, c->head_len, &req) <= 0 ||
-        path_from_target(req.target.ptr, req.target.len, &tp) < 0) {
-        body_abort(c->body);    /* cannot happen: it parsed before */
-        free(c->body);
-        c->body = NULL;
-        return refuse(c, ctx, NULL, 500, NULL);
-    }
-    if (failed == 0)
-        status = body_commit(c->body, &req);
-    free(c->body);
-    c->body = NULL;
-    if (status < 0)
-        status = -status;
-    if (status != 201 && status != 204)
-        return refuse(c, ctx, &req, status, respond_write_detail(status));
-
-    memset(&c->res, 0, sizeof c->res);
-    if (respond_stored(status, tp.path, &env, req.keep_alive &&
-                       !ctx->stopping, &c->res) == -1) {
-        response_free(&c->res);
-        return refuse(c, ctx, &req, 503, NULL);
-    }
-    access_begin(&c->log, c->host, &req, c->in, c->in_len, status,
-                 env.now);
-    c->have_response = true;
-    if (rest_len > 0)
-        memmove(c->in, rest, rest_len);
-    c->in_len = rest_len;
-    c->reparse = rest_len > 0;
-    return begin_write(c, ctx);
 }
 
 /*
