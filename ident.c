@@ -24,15 +24,14 @@
 #include <mbedtls/asn1write.h>
 #include <mbedtls/bignum.h>
 #include <mbedtls/ecp.h>
-#include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509_crt.h>
 
 #include "log.h"
+#include "tls_log.h"
 
-#define ERRTEXT_MAX     128     /* mbedtls_strerror texts are shorter */
 #define PEM_MAX         4096    /* our P-256 key or certificate as PEM */
 #define SAN_DER_MAX     640     /* two DNS names (<= 255 B) and two IPs */
 #define EKU_DER_MAX     32      /* one key purpose OID */
@@ -69,7 +68,6 @@ static int write_eku(unsigned char *buf, size_t cap);
 static int write_file(const char *dir, const char *name,
                       const unsigned char *data, size_t len, mode_t mode);
 static int write_all(int fd, const unsigned char *data, size_t len);
-static int check(int ret, const char *what);
 
 int
 ident_find_or_make(const char *state_dir, char *cert, char *key, size_t cap,
@@ -183,8 +181,8 @@ make_identity(const struct rng *rng, const char *dir)
     mbedtls_pk_init(&pk);
     if (make_key(rng, &pk) == -1 ||
         make_certificate(rng, &pk, crt_pem, sizeof crt_pem) == -1 ||
-        check(mbedtls_pk_write_key_pem(&pk, key_pem, sizeof key_pem),
-              "mbedtls_pk_write_key_pem") == -1)
+        tls_check(mbedtls_pk_write_key_pem(&pk, key_pem, sizeof key_pem),
+                  "mbedtls_pk_write_key_pem") == -1)
         goto out;
 
     /* Key first: a crash in between leaves no cert.pem, so we start over. */
@@ -215,7 +213,7 @@ make_key(const struct rng *rng, mbedtls_pk_context *pk)
     if (ret == 0)
         ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk),
                                   rng->f_rng, rng->p_rng);
-    return check(ret, "making a P-256 key");
+    return tls_check(ret, "making a P-256 key");
 }
 
 /* A v3 certificate for PK, signed by PK, as PEM into PEM. */
@@ -236,8 +234,9 @@ make_certificate(const struct rng *rng, mbedtls_pk_context *pk,
 
     if (set_names_and_dates(rng, &w, host) == -1 ||
         set_extensions(&w, host) == -1 ||
-        check(mbedtls_x509write_crt_pem(&w, pem, cap, rng->f_rng, rng->p_rng),
-              "mbedtls_x509write_crt_pem") == -1)
+        tls_check(mbedtls_x509write_crt_pem(&w, pem, cap, rng->f_rng,
+                                            rng->p_rng),
+                  "mbedtls_x509write_crt_pem") == -1)
         goto out;
     rv = 0;
 out:
@@ -283,7 +282,7 @@ set_names_and_dates(const struct rng *rng, mbedtls_x509write_cert *w,
     if (ret == 0)
         ret = mbedtls_x509write_crt_set_issuer_name(w, name);
     mbedtls_mpi_free(&serial);
-    return check(ret, "making the certificate's names");
+    return tls_check(ret, "making the certificate's names");
 }
 
 /*
@@ -299,8 +298,8 @@ set_extensions(mbedtls_x509write_cert *w, const char *host)
 
     if ((san_len = write_san(host, san, sizeof san)) < 0 ||
         (eku_len = write_eku(eku, sizeof eku)) < 0)
-        return check(san_len < 0 ? san_len : eku_len,
-                     "encoding the certificate's extensions");
+        return tls_check(san_len < 0 ? san_len : eku_len,
+                         "encoding the certificate's extensions");
 
     ret = mbedtls_x509write_crt_set_basic_constraints(w, 0, -1);
     if (ret == 0)
@@ -320,7 +319,7 @@ set_extensions(mbedtls_x509write_cert *w, const char *host)
                   MBEDTLS_OID_EXTENDED_KEY_USAGE,
                   MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
                   eku + sizeof eku - eku_len, (size_t)eku_len);
-    return check(ret, "setting the certificate's extensions");
+    return tls_check(ret, "setting the certificate's extensions");
 }
 
 /* The host name if it is a plain DNS name, else "" (it goes into a DN). */
@@ -474,18 +473,4 @@ write_all(int fd, const unsigned char *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
-}
-
-/* Log a failed call WHAT with mbedTLS's words for RET. */
-static int
-check(int ret, const char *what)
-{
-    char text[ERRTEXT_MAX];
-
-    if (ret == 0)
-        return 0;
-    mbedtls_strerror(ret, text, sizeof text);
-    log_warnx("tls: %s failed: %s (-0x%04x)", what, text,
-              (unsigned int)-ret);
-    return -1;
 }

@@ -33,6 +33,7 @@
 
 #include "ident.h"
 #include "log.h"
+#include "tls_log.h"
 
 #define PEER_MAX        64      /* "[v6 address%scope]:port" fits */
 #define ERRTEXT_MAX     128     /* mbedtls_strerror texts are shorter */
@@ -102,7 +103,6 @@ static void warn_load(const char *what, const char *path, int ret,
 static int load_own_identity(struct tls_server *srv, const char *state_dir);
 static int set_ids(struct tls_server *srv);
 static int configure(struct tls_server *srv);
-static int check(int ret, const char *what);
 static int bio_send(void *ctx, const unsigned char *buf, size_t len);
 static int bio_recv(void *ctx, unsigned char *buf, size_t len);
 static int net_error(struct tls_conn *c, int err, int failed, int want);
@@ -277,10 +277,10 @@ seed_drbg(struct tls_server *srv)
 {
     static const unsigned char pers[] = "ferry";
 
-    return check(mbedtls_ctr_drbg_seed(&srv->drbg, mbedtls_entropy_func,
-                                       &srv->entropy, pers,
-                                       sizeof pers - 1),
-                 "mbedtls_ctr_drbg_seed");
+    return tls_check(mbedtls_ctr_drbg_seed(&srv->drbg, mbedtls_entropy_func,
+                                           &srv->entropy, pers,
+                                           sizeof pers - 1),
+                     "mbedtls_ctr_drbg_seed");
 }
 
 static int
@@ -412,7 +412,7 @@ set_ids(struct tls_server *srv)
                                     sizeof srv->pin - 8, &b64_len,
                                     hash, sizeof hash);
     }
-    return check(ret, "hashing the certificate");
+    return tls_check(ret, "hashing the certificate");
 }
 
 /* The shared configuration; see the static lists above for the choices. */
@@ -421,10 +421,10 @@ configure(struct tls_server *srv)
 {
     mbedtls_ssl_config *conf = &srv->conf;
 
-    if (check(mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER,
-                                          MBEDTLS_SSL_TRANSPORT_STREAM,
-                                          MBEDTLS_SSL_PRESET_DEFAULT),
-              "mbedtls_ssl_config_defaults") == -1)
+    if (tls_check(mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER,
+                                              MBEDTLS_SSL_TRANSPORT_STREAM,
+                                              MBEDTLS_SSL_PRESET_DEFAULT),
+                  "mbedtls_ssl_config_defaults") == -1)
         return -1;
 
     /* The defaults accept TLS 1.0; 1.3 is not in this mbedTLS. */
@@ -447,22 +447,23 @@ configure(struct tls_server *srv)
                                         &srv->ticket);
 
     /* mbedTLS only reads the list; its prototype lacks the const. */
-    if (check(mbedtls_ssl_conf_alpn_protocols(conf,
-                  (const char **)alpn_protos),
-              "mbedtls_ssl_conf_alpn_protocols") == -1 ||
-        check(mbedtls_ssl_ticket_setup(&srv->ticket, mbedtls_ctr_drbg_random,
-                                       &srv->drbg, MBEDTLS_CIPHER_AES_256_GCM,
-                                       TLS_TICKET_LIFETIME_S),
-              "mbedtls_ssl_ticket_setup") == -1 ||
-        check(mbedtls_ssl_conf_own_cert(conf, &srv->crt, &srv->key),
-              "mbedtls_ssl_conf_own_cert") == -1)
+    if (tls_check(mbedtls_ssl_conf_alpn_protocols(conf,
+                      (const char **)alpn_protos),
+                  "mbedtls_ssl_conf_alpn_protocols") == -1 ||
+        tls_check(mbedtls_ssl_ticket_setup(&srv->ticket,
+                                           mbedtls_ctr_drbg_random, &srv->drbg,
+                                           MBEDTLS_CIPHER_AES_256_GCM,
+                                           TLS_TICKET_LIFETIME_S),
+                  "mbedtls_ssl_ticket_setup") == -1 ||
+        tls_check(mbedtls_ssl_conf_own_cert(conf, &srv->crt, &srv->key),
+                  "mbedtls_ssl_conf_own_cert") == -1)
         return -1;
     return 0;
 }
 
-/* Log a failed start-up call WHAT with mbedTLS's words for RET. */
-static int
-check(int ret, const char *what)
+/* Log a failed mbedTLS call WHAT with mbedTLS's words (see tls_log.h). */
+int
+tls_check(int ret, const char *what)
 {
     char text[ERRTEXT_MAX];
 

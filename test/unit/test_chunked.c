@@ -19,10 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "chunked.h"
+
+#include "guard.h"
+#include "cases.h"
 
 #define MORE  CHUNKED_MORE
 #define DONE  CHUNKED_DONE
@@ -223,32 +224,6 @@ static const struct chunk_case cases[] = {
     { CASE("data where trailers go", "0\r\nhello\r\n\r\n", ERROR, "") },
 };
 
-/* A mapping whose last usable byte is followed by an unmapped page. */
-struct guard {
-    char *base;
-    size_t size;                    /* usable bytes */
-    char *end;                      /* first byte of the unmapped page */
-};
-
-static void
-guard_init(struct guard *g, size_t len)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-    g->size = (len / page + 1) * page;
-    g->base = mmap(NULL, g->size + page, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->base != MAP_FAILED);
-    g->end = g->base + g->size;
-    assert_int_equal(mprotect(g->end, page, PROT_NONE), 0);
-}
-
-static void
-guard_free(struct guard *g)
-{
-    munmap(g->base, g->size + (size_t)sysconf(_SC_PAGESIZE));
-}
-
 /* What feeding a body gave. */
 struct outcome {
     enum chunked_result rv;
@@ -282,8 +257,7 @@ feed(const char *label, struct guard *g, const char *in, size_t len,
     for (i = 0; i <= ncuts; i++, start = end) {
         end = i < ncuts ? cuts[i] : len;
         n = end - start;
-        p = g->end - n;
-        memcpy(p, in + start, n);
+        p = guard_copy(g, in + start, n);
         used = dl = 7777777;
         o->rv = chunked_decode(&c, p, n, &used, &dl);
         if (used > n || dl > used)
@@ -607,22 +581,6 @@ test_case(void **state)
     free(ref.data);
 }
 
-/* A body of LEN bytes: HEAD, FILL repeated FILL_LEN times, TAIL. */
-static char *
-build(const char *head, char fill, size_t fill_len, const char *tail,
-      size_t *len)
-{
-    size_t hl = strlen(head), tl = strlen(tail);
-    char *s = malloc(hl + fill_len + tl + 1);
-
-    assert_non_null(s);
-    memcpy(s, head, hl);
-    memset(s + hl, fill, fill_len);
-    memcpy(s + hl + fill_len, tail, tl + 1);
-    *len = hl + fill_len + tl;
-    return s;
-}
-
 /* Build a body and feed it every way; WANT_USED 0 means all of it. */
 static void
 run_built(const char *label, const char *head, char fill, size_t fill_len,
@@ -631,7 +589,7 @@ run_built(const char *label, const char *head, char fill, size_t fill_len,
 {
     struct outcome want = { .rv = rv, .data = (char *)data };
     size_t len;
-    char *s = build(head, fill, fill_len, tail, &len);
+    char *s = cases_build(head, fill, fill_len, tail, &len);
 
     want.data_len = strlen(data);
     want.used = want_used != 0 ? want_used : len;
@@ -1093,19 +1051,9 @@ main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_mutations),
     };
-    size_t n = sizeof cases / sizeof cases[0], i;
-    struct CMUnitTest *tests = calloc(n, sizeof *tests);
     int failed;
 
-    if (tests == NULL)
-        return 1;
-    for (i = 0; i < n; i++) {
-        tests[i].name = cases[i].label;
-        tests[i].test_func = test_case;
-        tests[i].initial_state = (void *)&cases[i];
-    }
-    failed = _cmocka_run_group_tests("bodies", tests, n, NULL, NULL);
+    failed = CASES_RUN("bodies", test_case, cases);
     failed += cmocka_run_group_tests_name("generated", other, NULL, NULL);
-    free(tests);
     return failed != 0;
 }

@@ -15,39 +15,11 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "head.h"
 
-/* Touching a byte past BASE + ROOM faults: an unmapped page follows. */
-struct guard {
-    char *base;
-    size_t map_len;
-    size_t room;                    /* bytes before the unmapped page */
-};
-
-static void
-guard_init(struct guard *g, size_t need)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-    g->room = (need + page - 1) / page * page;
-    if (g->room == 0)
-        g->room = page;
-    g->map_len = g->room + page;
-    g->base = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->base != MAP_FAILED);
-    assert_int_equal(mprotect(g->base + g->room, page, PROT_NONE), 0);
-}
-
-static void
-guard_free(struct guard *g)
-{
-    munmap(g->base, g->map_len);
-}
+#include "guard.h"
 
 static const struct {
     const char *in;
@@ -221,7 +193,7 @@ test_head_builder(void **state)
     (void)state;
     guard_init(&g, full + 8);
     for (cap = 0; cap <= full + 8; cap++) {
-        buf = g.base + g.room - cap;
+        buf = guard_tail(&g, cap);
         rv = write_head(cap > 0 ? buf : NULL, cap);
         /* the head is kept NUL-terminated: it needs one byte more */
         if (cap <= full) {

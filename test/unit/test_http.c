@@ -19,10 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "http.h"
+
+#include "guard.h"
+#include "cases.h"
 
 #define OK 1                        /* want: a complete head */
 /* A case's first fields; the length counts NULs inside IN too. */
@@ -429,44 +430,6 @@ static const struct req_case req_cases[] = {
     { REQ("only empty lines", "\r\n\r\n", 0) },
 };
 
-/* A read one byte past DATA + LEN faults: LEN bytes end where a page does. */
-struct guard {
-    char *base;
-    size_t map_len;
-    size_t room;                    /* bytes before the unmapped page */
-};
-
-static void
-guard_init(struct guard *g, size_t need)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-    g->room = (need + page - 1) / page * page;
-    if (g->room == 0)
-        g->room = page;
-    g->map_len = g->room + page;
-    g->base = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->base != MAP_FAILED);
-    assert_int_equal(mprotect(g->base + g->room, page, PROT_NONE), 0);
-}
-
-static char *
-guard_copy(struct guard *g, const char *s, size_t n)
-{
-    char *dst = g->base + g->room - n;
-
-    if (n > 0)
-        memcpy(dst, s, n);
-    return dst;
-}
-
-static void
-guard_free(struct guard *g)
-{
-    munmap(g->base, g->map_len);
-}
-
 /* Where the head ends: after any leading CRLFs, the first CRLFCRLF. */
 static size_t
 expected_head_len(const struct req_case *c)
@@ -648,22 +611,6 @@ test_request(void **state)
     run_case(*state);
 }
 
-/* A request of LEN bytes: HEAD, FILL repeated to FILL_LEN bytes, TAIL. */
-static char *
-build(const char *head, char fill, size_t fill_len, const char *tail,
-      size_t *len)
-{
-    size_t hl = strlen(head), tl = strlen(tail);
-    char *s = malloc(hl + fill_len + tl + 1);
-
-    assert_non_null(s);
-    memcpy(s, head, hl);
-    memset(s + hl, fill, fill_len);
-    memcpy(s + hl + fill_len, tail, tl + 1);
-    *len = hl + fill_len + tl;
-    return s;
-}
-
 /* N field lines "X: y" after the request line. */
 static char *
 build_fields(int n, size_t *len)
@@ -693,16 +640,16 @@ test_long_target(void **state)
 
     (void)state;
     c.label = "target of the most bytes";
-    s = build("GET /", 'a', HTTP_MAX_TARGET_BYTES - 1, " HTTP/1.1\r\n" H
-              "\r\n", &c.len);
+    s = cases_build("GET /", 'a', HTTP_MAX_TARGET_BYTES - 1,
+                    " HTTP/1.1\r\n" H "\r\n", &c.len);
     c.in = s;
     c.want = OK;
     run_case(&c);
     free(s);
 
     c.label = "target one byte too long";
-    s = build("GET /", 'a', HTTP_MAX_TARGET_BYTES, " HTTP/1.1\r\n" H "\r\n",
-              &c.len);
+    s = cases_build("GET /", 'a', HTTP_MAX_TARGET_BYTES,
+                    " HTTP/1.1\r\n" H "\r\n", &c.len);
     c.in = s;
     c.want = -414;
     c.early = 4 + HTTP_MAX_TARGET_BYTES + 1;
@@ -743,14 +690,14 @@ test_big_heads(void **state)
 
     (void)state;
     c.label = "head of the most bytes";
-    s = build(head, 'v', fill, "\r\n\r\n", &c.len);
+    s = cases_build(head, 'v', fill, "\r\n\r\n", &c.len);
     c.in = s;
     c.want = OK;
     run_case(&c);
     free(s);
 
     c.label = "head one byte too long";
-    s = build(head, 'v', fill + 1, "\r\n\r\n", &c.len);
+    s = cases_build(head, 'v', fill + 1, "\r\n\r\n", &c.len);
     c.in = s;
     c.want = -431;
     c.early = HTTP_MAX_HEAD_BYTES;
@@ -758,7 +705,7 @@ test_big_heads(void **state)
     free(s);
 
     c.label = "head that never ends";
-    s = build(head, 'v', HTTP_MAX_HEAD_BYTES, "", &c.len);
+    s = cases_build(head, 'v', HTTP_MAX_HEAD_BYTES, "", &c.len);
     c.in = s;
     run_case(&c);
     free(s);
@@ -772,8 +719,8 @@ test_big_body_and_method(void **state)
 
     (void)state;
     c.label = "body past the head limit";
-    s = build("PUT / HTTP/1.1\r\n" H "Content-Length: 20000\r\n\r\n", 'b',
-              20000, "", &c.len);
+    s = cases_build("PUT / HTTP/1.1\r\n" H "Content-Length: 20000\r\n\r\n",
+                    'b', 20000, "", &c.len);
     c.in = s;
     c.want = OK;
     run_case(&c);
@@ -781,7 +728,7 @@ test_big_body_and_method(void **state)
 
     c = (struct req_case){ .method = HTTP_METHOD_UNKNOWN, .want = OK };
     c.label = "long unknown method";
-    s = build("", 'M', 9000, " / HTTP/1.1\r\n" H "\r\n", &c.len);
+    s = cases_build("", 'M', 9000, " / HTTP/1.1\r\n" H "\r\n", &c.len);
     c.in = s;
     run_case(&c);
     free(s);
@@ -877,20 +824,10 @@ main(void)
         cmocka_unit_test(test_parse_uint),
         cmocka_unit_test(test_slice_eq),
     };
-    size_t n = sizeof req_cases / sizeof req_cases[0], i;
-    struct CMUnitTest *reqs = calloc(n, sizeof *reqs);
     int failed;
 
-    if (reqs == NULL)
-        return 1;
-    for (i = 0; i < n; i++) {
-        reqs[i].name = req_cases[i].label;
-        reqs[i].test_func = test_request;
-        reqs[i].initial_state = (void *)&req_cases[i];
-    }
-    failed = _cmocka_run_group_tests("requests", reqs, n, NULL, NULL);
+    failed = CASES_RUN("requests", test_request, req_cases);
     failed += cmocka_run_group_tests_name("generated and helpers", other,
                                           NULL, NULL);
-    free(reqs);
     return failed != 0;
 }

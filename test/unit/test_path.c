@@ -11,12 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "path.h"
+
+#include "guard.h"
 
 struct target_case {
     const char *target;
@@ -131,39 +132,23 @@ static const struct target_case target_cases[] = {
     OK("/a/.env/", "a/.env", true, true, "dot folder, trailing slash"),
 };
 
-static void *guard_map;
-static size_t guard_page;
-
-/* Copy LEN bytes of S to the end of a page followed by an unmapped one. */
-static const char *
-guarded(const char *s, size_t len)
-{
-    char *end;
-
-    assert_true(len <= 4 * guard_page);
-    end = (char *)guard_map + 4 * guard_page;
-    memcpy(end - len, s, len);
-    return end - len;
-}
+/* Targets are copied to its end; mapped once for the whole group. */
+static struct guard guard;
 
 static int
 guard_setup(void **state)
 {
     (void)state;
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_map = mmap(NULL, 5 * guard_page, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_map == MAP_FAILED)
-        return -1;
-    return mprotect((char *)guard_map + 4 * guard_page, guard_page,
-                    PROT_NONE);
+    guard_init(&guard, 4 * (size_t)sysconf(_SC_PAGESIZE));
+    return 0;
 }
 
 static int
 guard_teardown(void **state)
 {
     (void)state;
-    return munmap(guard_map, 5 * guard_page);
+    guard_free(&guard);
+    return 0;
 }
 
 static void
@@ -171,7 +156,7 @@ check_target(const struct target_case *c)
 {
     struct target_path tp;
     size_t len = c->len != 0 ? c->len : strlen(c->target);
-    const char *t = guarded(c->target, len);
+    const char *t = guard_copy(&guard, c->target, len);
     int rv;
 
     rv = path_from_target(t, len, &tp);
@@ -263,7 +248,8 @@ test_long_targets(void **state)
     for (i = 0; i < sizeof long_cases / sizeof long_cases[0]; i++) {
         c = &long_cases[i];
         s = repeat(c->unit, c->times, c->tail);
-        rv = path_from_target(guarded(s, strlen(s)), strlen(s), &tp);
+        rv = path_from_target(guard_copy(&guard, s, strlen(s)), strlen(s),
+                              &tp);
         if (rv != c->rv)
             fail_msg("%s: rv %d, want %d", c->label, rv, c->rv);
         if (rv == 0 && strlen(tp.path) != c->path_len)

@@ -16,12 +16,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "cond.h"
 #include "http.h"
 #include "range.h"
+
+#include "guard.h"
 
 #define GUARD_SLOTS 5           /* one per field a case can set */
 #define SLOT_BYTES  HTTP_MAX_HEAD_BYTES /* no field can be longer */
@@ -30,19 +30,10 @@
 #define OVERFLOW_STR "18446744073709551616"
 #define TWENTY_NINES "99999999999999999999"
 
-/* Pages holding test inputs, each slot followed by a PROT_NONE page. */
+/* Test inputs, one guarded slot per field: see the top of the file. */
 struct guards {
-    char *base;
-    size_t page;
-    size_t stride;              /* a slot and its guard page */
+    struct guard slot[GUARD_SLOTS];
 };
-
-/* Where SLOT's guard page starts: inputs end exactly there. */
-static char *
-slot_end(const struct guards *g, int slot)
-{
-    return g->base + (size_t)slot * g->stride + SLOT_BYTES;
-}
 
 static int
 guards_setup(void **state)
@@ -50,18 +41,8 @@ guards_setup(void **state)
     static struct guards g;     /* lives for the whole group */
     int i;
 
-    g.page = (size_t)sysconf(_SC_PAGESIZE);
-    if (SLOT_BYTES % g.page != 0)
-        return -1;
-    g.stride = SLOT_BYTES + g.page;
-    g.base = mmap(NULL, GUARD_SLOTS * g.stride, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (g.base == MAP_FAILED)
-        return -1;
-    for (i = 0; i < GUARD_SLOTS; i++) {
-        if (mprotect(slot_end(&g, i), g.page, PROT_NONE) == -1)
-            return -1;
-    }
+    for (i = 0; i < GUARD_SLOTS; i++)
+        guard_init(&g.slot[i], SLOT_BYTES);
     *state = &g;
     return 0;
 }
@@ -70,8 +51,10 @@ static int
 guards_teardown(void **state)
 {
     struct guards *g = *state;
+    int i;
 
-    munmap(g->base, GUARD_SLOTS * g->stride);
+    for (i = 0; i < GUARD_SLOTS; i++)
+        guard_free(&g->slot[i]);
     return 0;
 }
 
@@ -80,8 +63,7 @@ static const char *
 place(const struct guards *g, int slot, const char *s, size_t len)
 {
     assert_true(len <= SLOT_BYTES);
-    memcpy(slot_end(g, slot) - len, s, len);
-    return slot_end(g, slot) - len;
+    return guard_copy(&g->slot[slot], s, len);
 }
 
 /* A slice of S (NULL or "" for an absent field) placed in SLOT. */
