@@ -29,6 +29,14 @@
 #define ALLOW_WRITABLE  "GET, HEAD, OPTIONS, PUT, DELETE, MKCOL"
 #define ALLOW(env)      ((env)->writable ? ALLOW_WRITABLE : ALLOW_READ_ONLY)
 #define DETAIL_MAX      256
+/*
+ * On a writable share anyone may have uploaded a page.  Served in our own
+ * origin, its script could PUT and DELETE with a visitor's browser; the
+ * sandbox runs it in an opaque origin instead, where such requests need a
+ * CORS preflight that ferry never grants.
+ */
+#define SANDBOX_CSP     "sandbox allow-scripts allow-forms allow-popups " \
+                        "allow-modals allow-downloads"
 #define BOUNDARY_BYTES  12      /* random bytes, sent as 24 hex digits */
 #define PART_HEAD_MAX   256     /* one multipart part head */
 
@@ -56,6 +64,7 @@ static int make_boundary(char *out);
 static int respond_write_op(const struct http_request *req,
                             const struct respond_env *env, bool keep_alive,
                             struct response *res);
+static bool active_content(const char *type);
 static int status_for_errno(int err);
 static void head_common(struct http_head *h, char *buf, int status,
                         const struct respond_env *env, bool keep_alive);
@@ -312,6 +321,8 @@ respond_file(const struct http_request *req, const struct respond_env *env,
     if (status == 304)
         return finish(res, &h, 304, NULL, 0, false);
     http_head_add(&h, "Accept-Ranges", "bytes");
+    if (env->writable && active_content(mime_type_for(tp->path)))
+        http_head_add(&h, "Content-Security-Policy", SANDBOX_CSP);
     if (status == 416) {
         http_head_add(&h, "Content-Range", "bytes */%" PRIu64, size);
         http_head_add(&h, "Content-Length", "0");
@@ -517,6 +528,25 @@ respond_write_op(const struct http_request *req,
                               keep_alive, res);
     return respond_refusal(-rv, respond_write_detail(-rv), env, keep_alive,
                            false, res);
+}
+
+/* Whether a browser would run script in a document of this TYPE. */
+static bool
+active_content(const char *type)
+{
+    static const char *const active[] = {
+        "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml",
+        "application/xml",
+    };
+    size_t i, len;
+
+    for (i = 0; i < sizeof active / sizeof active[0]; i++) {
+        len = strlen(active[i]);
+        if (strncmp(type, active[i], len) == 0 &&
+            (type[len] == '\0' || type[len] == ';'))
+            return true;
+    }
+    return false;
 }
 
 /* What a failed open means to the client. */

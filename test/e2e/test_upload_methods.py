@@ -200,3 +200,59 @@ def test_read_only_page_has_no_script(ferry):
     csp = csp_directives(r)
     assert csp.get("script-src") in (None, ["'none'"]), csp
     assert "connect-src" not in csp
+
+
+# --- uploaded pages cannot act for their visitors ----------------------------
+
+EVIL_PAGE = b"""<!DOCTYPE html><title>evil</title><p id=r>pending</p>
+<script>
+var x = new XMLHttpRequest();
+x.open("DELETE", "/victim.txt");
+x.onloadend = function () {
+    document.getElementById("r").textContent = "status " + x.status;
+};
+x.send();
+</script>"""
+
+
+@pytest.mark.parametrize("name,sandboxed", [
+    ("p.html", True), ("p.htm", True), ("i.svg", True), ("d.xml", True),
+    ("x.xhtml", True), ("t.txt", False), ("b.bin", False)])
+def test_writable_share_sandboxes_active_content(wferry, ferry, name,
+                                                 sandboxed):
+    f = wferry()
+    write_file(f.path(name), b"<x/>")
+    r = fetch(f.port, "/" + name)
+    assert r.status == 200
+    csp = r.header("Content-Security-Policy") or ""
+    assert csp.startswith("sandbox allow-scripts") == sandboxed, (name, csp)
+    assert "allow-same-origin" not in csp
+    r = fetch(f.port, "/" + name, headers={"Range": "bytes=0-1"})
+    assert r.status == 206
+    assert (r.header("Content-Security-Policy") or "").startswith(
+        "sandbox") == sandboxed
+    # A read-only share serves the owner's own pages as they are.
+    g = ferry()
+    write_file(g.path(name), b"<x/>")
+    assert fetch(g.port, "/" + name).header("Content-Security-Policy") \
+        is None
+
+
+@pytest.mark.limit(180)
+def test_uploaded_page_cannot_delete_in_a_browser(wferry, tmp):
+    """Someone uploads a page whose script DELETEs a file; a visitor opens
+    it in Chromium.  Sandboxed, the script runs in an opaque origin: its
+    DELETE needs a CORS preflight that ferry refuses, and the file stays."""
+    from test_realuse import CHROMIUM, chromium
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed (make deps)")
+    f = wferry()
+    write_file(f.path("victim.txt"), b"keep me")
+    assert put(f.port, "/evil.html", EVIL_PAGE).status == 201
+    profile = make_dir(tmp, "chrome-evil")
+    r = chromium(["--virtual-time-budget=5000", "--dump-dom",
+                  f.url + "/evil.html"], profile)
+    assert r.returncode == 0, r.stderr[-3000:]
+    dom = r.stdout.decode("utf-8", "replace")
+    assert "status 0" in dom, dom[-2000:]       # the request was blocked
+    assert f.path("victim.txt").read_bytes() == b"keep me"
