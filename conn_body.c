@@ -18,6 +18,12 @@
 #include "respond.h"
 
 #define READ_BURST         64       /* body records per turn: fairness */
+/*
+ * Bytes a body must bring to renew its deadline: a client trickling a
+ * byte now and then cannot hold an upload (and the space reserved for
+ * it) open for ever.  Any real link moves this much in a deadline.
+ */
+#define BODY_PROGRESS_MIN  4096
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -58,6 +64,7 @@ conn_start_upload(struct conn *c, struct conn_ctx *ctx,
         return conn_refuse(c, ctx, req, -rv, respond_write_detail(-rv));
     }
     c->head_len = (size_t)head_len;
+    c->body_progress = 0;
     c->state = req->expect_continue ? ST_CONTINUE : ST_READ_BODY;
     c->deadline_ms = ctx->now_ms + set->header_timeout_ms;
     return STEP_AGAIN;
@@ -82,7 +89,8 @@ conn_step_continue(struct conn *c, struct conn_ctx *ctx)
 /*
  * Receive the body: first what arrived with the head, then record by
  * record, never reading past its end.  A stalled body meets the head's
- * deadline, renewed on every record.  After READ_BURST records the
+ * deadline, renewed each time BODY_PROGRESS_MIN more bytes have come.
+ * After READ_BURST records the
  * connection yields by waiting for writability, which is at once, so
  * that a fast upload cannot starve this worker's other clients, and
  * bytes mbedTLS already holds are not left waiting for an epoll event
@@ -116,7 +124,11 @@ conn_step_read_body(struct conn *c, struct conn_ctx *ctx)
                 return STEP_WRITE;
             return STEP_DONE;   /* gone mid-body: conn_free abandons it */
         }
-        c->deadline_ms = ctx->now_ms + ctx->settings->header_timeout_ms;
+        c->body_progress += n;
+        if (c->body_progress >= BODY_PROGRESS_MIN) {
+            c->body_progress = 0;
+            c->deadline_ms = ctx->now_ms + ctx->settings->header_timeout_ms;
+        }
         r = feed_body(c, ctx, ctx->scratch, n, &used);
         if (r != STEP_READ)
             return r;

@@ -55,6 +55,7 @@ struct conn {
     size_t in_len;
     size_t pending;             /* length of a TLS write to repeat */
     size_t lingered;
+    size_t body_progress;       /* body bytes since the deadline moved */
     struct response res;
     struct body *body;          /* a PUT being received, or NULL */
     size_t head_len;            /* its head, kept at the start of in */

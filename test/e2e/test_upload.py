@@ -710,16 +710,39 @@ def test_stalled_body_dropped(wferry):
 
 
 def test_slow_but_steady_body_kept(wferry):
-    """A body that keeps coming is not a stalled one, however long."""
+    """A body that keeps coming is not a stalled one, however long: 4 KiB
+    per deadline renews it (here 4 KiB every 0.6 s, deadline 2 s)."""
     f = wferry("--header-timeout", "2")
-    data = blob(10 * KIB, 18)
+    data = blob(40 * KIB, 18)
     with Upload(f.port, "/slow.bin", len(data)) as up:
         for i in range(10):
-            assert up.send(data[i * KIB:(i + 1) * KIB]), "dropped at %d" % i
+            piece = data[i * 4 * KIB:(i + 1) * 4 * KIB]
+            assert up.send(piece), "dropped at %d" % i
             time.sleep(0.6)
         r = up.final()
     assert r.status == 201, r
     assert f.path("slow.bin").read_bytes() == data
+
+
+def test_trickled_body_dropped(wferry):
+    """A byte now and then is not progress: a client cannot hold an upload
+    (and the space reserved for it) open for ever that way."""
+    f = wferry("--header-timeout", "2")
+    up = Upload(f.port, "/trickle.bin", 100 * KIB)
+    t0 = time.monotonic()
+    dropped = None
+    with up:
+        while time.monotonic() - t0 < 10:
+            if not up.send(b"x"):
+                dropped = time.monotonic() - t0
+                break
+            time.sleep(0.3)
+        if dropped is None:
+            dropped = wait_closed(up.sock, 1)
+    assert dropped is not None, "a trickling upload was kept for 10 s"
+    assert dropped < 5, "dropped only after %.1f s" % dropped
+    assert_clean(f)
+    assert not f.path("trickle.bin").exists()
 
 
 @pytest.mark.limit(120)
