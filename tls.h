@@ -2,9 +2,12 @@
  * tls.h: everything that names mbedTLS.
  *
  * One server object (configuration, certificate and key, random generator,
- * session tickets and cache) shared read-only by all workers once made,
- * and one small connection object per client.  mbedTLS error codes never
- * leave this module except inside a log line; callers see enum tls_status.
+ * session tickets and cache) shared by all workers, and one small
+ * connection object per client.  The configuration with the certificate,
+ * key and client CA is one reference-counted generation: a reload makes a
+ * new one for new connections while open ones keep theirs.  mbedTLS error
+ * codes never leave this module except inside a log line; callers see
+ * enum tls_status.
  */
 #ifndef FERRY_TLS_H
 #define FERRY_TLS_H
@@ -18,6 +21,8 @@
 /* Session cache for clients without tickets: entries and their lifetime. */
 #define TLS_CACHE_ENTRIES     1000
 #define TLS_CACHE_TIMEOUT_S   3600
+/* Certificate, key and CA files are a few KiB; refuse anything absurd. */
+#define TLS_FILE_MAX_BYTES    (1024 * 1024)
 
 struct tls_options {
     const char *cert_path;      /* PEM chain, or NULL to use our own */
@@ -25,6 +30,8 @@ struct tls_options {
     const char *state_dir;      /* where our own identity lives, or NULL
                                    for $XDG_CONFIG_HOME/ferry or
                                    ~/.config/ferry */
+    const char *client_ca_path; /* PEM CA(s) a client certificate must
+                                   chain to (mTLS), or NULL for none */
 };
 
 struct tls_server;
@@ -41,19 +48,52 @@ enum tls_status {
 /*
  * Build the server: load --cert/--key, or load (first: generate and store)
  * our self-signed ECDSA P-256 identity.  TLS 1.2 only, ECDHE with AEAD
- * suites, x25519 then secp256r1, no renegotiation, ALPN http/1.1 and
- * http/1.0, tickets and a session cache.  Returns NULL after logging why
- * (file name and mbedTLS reason).  Must run before chroot.
+ * suites, x25519 then secp256r1 (secp384r1 too, for client keys), no
+ * renegotiation, ALPN http/1.1 and http/1.0, tickets and a session cache.
+ * With client_ca_path, every handshake requires a client certificate that
+ * chains to one of its CAs (RSA >= 2048 bits or ECDSA P-256/P-384 keys);
+ * why one was refused is a debug line.  Keeps a descriptor of each file's
+ * folder for tls_server_reload.  Returns NULL after logging why (file name
+ * and mbedTLS reason).  Must run before chroot.
  */
 struct tls_server *tls_server_new(const struct tls_options *opts);
 
-/* Free the server; accepts NULL.  No connection may still use it. */
+/*
+ * Re-read the certificate, key and client CA (the same files as at start)
+ * into a new configuration that new connections use from then on; open
+ * connections keep the one they started with, freed after the last of
+ * them.  Tickets and the session cache stay, so clients may resume across
+ * a reload.  With a client CA, a resumed session's certificate is checked
+ * again against the CAs in force, so a new CA file shuts out clients it no
+ * longer trusts (sessions keep only the leaf: the CA file must hold its
+ * direct issuer).  Files are re-opened relative to the folders opened at
+ * start, so this works after chroot; but a relative symlink is followed,
+ * an absolute one resolves inside the chroot, and after dropping root the
+ * key must be readable by the new user (a root-only key makes every reload
+ * fail; the message says so).  On failure logs "tls: reload failed,
+ * keeping the old certificate: <why>", changes nothing and returns -1;
+ * returns 0 on success.  Call it from one thread (the main one) while
+ * workers make connections.
+ */
+int tls_server_reload(struct tls_server *srv);
+
+/*
+ * Free the server and its current configuration; accepts NULL.  No
+ * connection may still use it.
+ */
 void tls_server_free(struct tls_server *srv);
 
-/* "AB:CD:..": SHA-256 of the certificate's DER, as openssl prints it. */
+/*
+ * "AB:CD:..": SHA-256 of the certificate's DER, as openssl prints it.  The
+ * text is rewritten by tls_server_reload: read it on the thread that
+ * reloads (the main one).
+ */
 const char *tls_server_fingerprint(const struct tls_server *srv);
 
-/* "sha256//<base64>": the public-key pin for curl --pinnedpubkey. */
+/*
+ * "sha256//<base64>": the public-key pin for curl --pinnedpubkey.  Like
+ * the fingerprint, rewritten by tls_server_reload.
+ */
 const char *tls_server_pin(const struct tls_server *srv);
 
 /* Path of the certificate in use (ours or --cert), for the start-up line. */
@@ -102,5 +142,16 @@ const char *tls_alpn(const struct tls_conn *c);
  * whether a session was resumed.
  */
 const char *tls_cipher(const struct tls_conn *c);
+
+/*
+ * The client's name for roles and the log: once the handshake is done and
+ * the client certificate verified, the subject's CN (exactly one, as a
+ * UTF8String, PrintableString or IA5String), copied to OUT with a NUL.
+ * Returns its length, or 0 with OUT empty when there is none (no client
+ * CA, no handshake yet), or it is empty, has a control byte (< 0x20 or
+ * 0x7f) or does not fit in CAP - 1 bytes.  Other bytes (UTF-8) are kept:
+ * escape them for the log.
+ */
+size_t tls_peer_name(const struct tls_conn *c, char *out, size_t cap);
 
 #endif /* FERRY_TLS_H */
