@@ -17,12 +17,15 @@ DIR       ?= .
 PORT      ?= 8443
 BIND      ?=
 
-# mbedTLS is linked statically, in this order, so ./ferry needs only libc.
-MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -Wl,-Bdynamic
+# mbedTLS and libcrypt are linked statically, in this order, so ./ferry
+# needs only libc.
+MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -lcrypt -Wl,-Bdynamic
 
 SRCS = server.c options.c conn.c conn_body.c access.c respond.c body.c \
-       chunked.c upload.c tidy.c tls.c ident.c http.c head.c files.c path.c \
-       range.c cond.c listing.c accept.c page.c mime.c log.c
+       chunked.c upload.c tidy.c tls.c tls_files.c tls_config.c tls_log.c \
+       ident.c http.c head.c files.c path.c \
+       range.c cond.c listing.c accept.c page.c mime.c gate.c roles.c auth.c \
+       log.c
 
 ifeq ($(SANITIZE),1)
 BUILD    = build-asan
@@ -38,13 +41,14 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
 OBJS        = $(SRCS:%.c=$(BUILD)/%.o)
 
 # Packages: what building needs, and what the tests drive.
-BUILD_PKGS = gcc make libc6-dev libmbedtls-dev
+BUILD_PKGS = gcc make libc6-dev libmbedtls-dev libcrypt-dev
 TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
-             python3-pytest python3-requests chromium media-types
+             python3-pytest python3-requests chromium media-types \
+             apache2-utils whois
 
 # Unit tests: each links its module and nothing else (log.c for logging).
 UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime \
-             test_chunked test_upload
+             test_chunked test_upload test_roles test_auth
 test_http_OBJS    = http.o guard.o cases.o
 test_head_OBJS    = head.o guard.o
 test_mime_OBJS    = mime.o
@@ -53,6 +57,8 @@ test_path_OBJS    = path.o guard.o
 test_listing_OBJS = listing.o accept.o page.o files.o path.o guard.o
 test_chunked_OBJS = chunked.o guard.o cases.o
 test_upload_OBJS  = upload.o tidy.o files.o cond.o http.o head.o path.o
+test_roles_OBJS   = roles.o
+test_auth_OBJS    = auth.o http.o guard.o cases.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
         clean-objs

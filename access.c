@@ -22,13 +22,15 @@
  * known only at the end: host - user [time] "request" status bytes
  * "referer" "user-agent".  Client bytes are escaped.
  */
+static void escape_user(char *dst, size_t cap, const char *user);
+
 void
-access_begin(struct access_line *a, const char *host,
+access_begin(struct access_line *a, const char *host, const char *user,
              const struct http_request *req, const char *in, size_t in_len,
              int status, time_t now)
 {
-    char line[ACCESS_FIELD_MAX * 3], when[64], reqline[ACCESS_FIELD_MAX];
-    char ref[ACCESS_FIELD_MAX], ua[ACCESS_FIELD_MAX];
+    char line[ACCESS_FIELD_MAX * 4], when[64], reqline[ACCESS_FIELD_MAX];
+    char ref[ACCESS_FIELD_MAX], ua[ACCESS_FIELD_MAX], who[ACCESS_FIELD_MAX];
     struct tm tm;
     int head, tail;
 
@@ -47,8 +49,9 @@ access_begin(struct access_line *a, const char *host,
                    eol ? (size_t)(eol - in) : in_len);
         ref[0] = ua[0] = '\0';
     }
-    head = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d ", host,
-                    when, reqline, status);
+    escape_user(who, sizeof who, user);
+    head = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d ", host,
+                    who[0] ? who : "-", when, reqline, status);
     tail = snprintf(line + head + 1, sizeof line - (size_t)head - 1,
                     " \"%s\" \"%s\"", ref[0] ? ref : "-", ua[0] ? ua : "-");
     if (head < 0 || tail < 0)
@@ -59,6 +62,26 @@ access_begin(struct access_line *a, const char *host,
     memcpy(a->text, line, (size_t)head + 1 + (size_t)tail + 1);
     a->text[head] = '\0';
     a->split = (size_t)head;
+}
+
+/*
+ * The user field is one word of the line: besides what log_escape
+ * escapes, a space becomes \x20 (a certificate's CN may have spaces).
+ */
+static void
+escape_user(char *dst, size_t cap, const char *user)
+{
+    size_t out = 0;
+
+    dst[0] = '\0';
+    for (; *user != '\0' && out + 5 < cap; user++) {
+        if (*user == ' ') {
+            memcpy(dst + out, "\\x20", 5);
+            out += 4;
+        } else {
+            out += log_escape(dst + out, cap - out, user, 1);
+        }
+    }
 }
 
 /* Write the access-log line with the body bytes actually sent. */

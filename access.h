@@ -24,13 +24,14 @@ struct access_line {
 };
 
 /*
- * Start the line of a request from HOST (as access_peer made it) that is
- * answered STATUS at NOW: all but the byte count.  REQ is the parsed head,
+ * Start the line of a request from HOST (as access_peer made it), by USER
+ * ("" when nobody logged in), that is answered STATUS at NOW: all but the
+ * byte count.  REQ is the parsed head,
  * or NULL when it did not parse; then the request line is taken from IN
  * (IN_LEN bytes as received).  Client bytes are escaped.  A line begun
  * before is dropped.  Out of memory leaves A empty: no line is logged.
  */
-void access_begin(struct access_line *a, const char *host,
+void access_begin(struct access_line *a, const char *host, const char *user,
                   const struct http_request *req, const char *in,
                   size_t in_len, int status, time_t now);
 

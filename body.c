@@ -13,7 +13,7 @@ static int write_data(struct body *b, const char *data, size_t len);
 
 int
 body_start(struct body *b, const struct files_root *root, const char *path,
-           const struct http_request *req, uint64_t max_bytes)
+           const struct http_request *req, uint64_t max_bytes, bool deposit)
 {
     uint64_t declared;
     int rv;
@@ -33,8 +33,14 @@ body_start(struct body *b, const struct files_root *root, const char *path,
     }
     rv = upload_prepare(root, path, req, declared, max_bytes, &b->up);
     if (rv < 0)
-        return rv;
+        return rv == -412 && deposit ? -403 : rv;
     b->active = true;
+    b->deposit = deposit;
+    if (deposit && b->up.existed) {
+        body_abort(b);
+        return -403;            /* a drop box never replaces */
+    }
+    b->up.create_only |= deposit;
     return 0;
 }
 
@@ -76,8 +82,11 @@ body_feed(struct body *b, char *buf, size_t len, size_t *used)
 int
 body_commit(struct body *b, const struct http_request *req)
 {
+    int rv;
+
     b->active = false;
-    return upload_commit(&b->up, req);
+    rv = upload_commit(&b->up, req);
+    return rv == -412 && b->deposit ? -403 : rv;
 }
 
 void

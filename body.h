@@ -27,17 +27,20 @@ struct body {
     struct chunked chunked;
     bool is_chunked;
     bool active;            /* an upload is open and must end */
+    bool deposit;           /* drop box: never replace */
     uint64_t left;          /* Content-Length bytes still to come */
 };
 
 /*
  * Start receiving the body of REQ (a PUT of relative PATH) into a new
  * upload, checking everything that can be checked before the first byte:
- * see upload_prepare.  Returns 0, or -STATUS (411 without a length).
+ * see upload_prepare.  DEPOSIT (a drop box) allows only a new file: an
+ * existing name gets 403, and so does one created meanwhile.  Returns 0,
+ * or -STATUS (411 without a length).
  */
 int body_start(struct body *b, const struct files_root *root,
                const char *path, const struct http_request *req,
-               uint64_t max_bytes);
+               uint64_t max_bytes, bool deposit);
 
 /* How many bytes may be read now without reading past the body. */
 size_t body_want(const struct body *b, size_t cap);

@@ -36,7 +36,11 @@ static enum step step_peek(struct conn *c, struct conn_ctx *ctx);
 static enum step step_plain(struct conn *c, struct conn_ctx *ctx);
 static enum step step_handshake(struct conn *c, struct conn_ctx *ctx);
 static enum step step_read(struct conn *c, struct conn_ctx *ctx);
+static enum step step_delay(struct conn *c, struct conn_ctx *ctx);
 static enum step step_write(struct conn *c, struct conn_ctx *ctx);
+static enum step deny(struct conn *c, struct conn_ctx *ctx,
+                      const struct http_request *req, bool keep,
+                      const struct gate_verdict *v);
 static enum step step_close_notify(struct conn *c, struct conn_ctx *ctx);
 static enum step step_linger(struct conn *c, struct conn_ctx *ctx);
 static enum step parse_head(struct conn *c, struct conn_ctx *ctx);
@@ -90,6 +94,9 @@ conn_run(struct conn *c, struct conn_ctx *ctx)
         case ST_READ_BODY:
             r = conn_step_read_body(c, ctx);
             break;
+        case ST_DELAY:
+            r = step_delay(c, ctx);
+            break;
         case ST_WRITE:
             r = step_write(c, ctx);
             break;
@@ -124,20 +131,25 @@ conn_fd(const struct conn *c)
     return c->fd;
 }
 
-void
-conn_log_timeout(const struct conn *c)
+enum conn_wait
+conn_expire(struct conn *c, struct conn_ctx *ctx)
 {
     static const char *const names[] = {
         "before any byte", "reading a plain-HTTP request", "in handshake",
         "reading a request head", "sending 100 Continue",
-        "reading a request body", "sending a response", "closing",
-        "lingering",
+        "reading a request body", "holding back a refusal",
+        "sending a response", "closing", "lingering",
     };
 
+    if (c->state == ST_DELAY) {
+        conn_begin_write(c, ctx);
+        return conn_run(c, ctx);
+    }
     if (c->state == ST_READ_HEAD && !c->head_started)
         log_debug("conn: %s: idle timeout", c->peer);
     else
         log_debug("conn: %s: timeout %s", c->peer, names[c->state]);
+    return CONN_DONE;
 }
 
 void
@@ -220,6 +232,7 @@ step_handshake(struct conn *c, struct conn_ctx *ctx)
 {
     switch (tls_handshake(c->tls)) {
     case TLS_OK:
+        tls_peer_name(c->tls, c->cert_user, sizeof c->cert_user);
         log_debug("conn: %s: handshake done, %s, alpn %s", c->peer,
                   tls_cipher(c->tls),
                   tls_alpn(c->tls) ? tls_alpn(c->tls) : "none");
@@ -320,8 +333,18 @@ start_response(struct conn *c, struct conn_ctx *ctx,
                 !req->chunked &&
                 !(req->has_content_length && req->content_length > 0);
 
+    struct gate_verdict v;
+
+    c->user[0] = '\0';
+    c->deposit = false;
     if (rv < 0)
         return conn_refuse(c, ctx, NULL, -rv, NULL);
+    gate_check(ctx->settings->gate, req, c->cert_user, c->host, ctx->now_ms,
+               &v);
+    memcpy(c->user, v.user, sizeof c->user);
+    if (v.status != 0)
+        return deny(c, ctx, req, keep, &v);
+    c->deposit = env.deposit = v.deposit;
     if (req->method == HTTP_METHOD_PUT && ctx->settings->writable)
         return conn_start_upload(c, ctx, req, rv);
     memset(&c->res, 0, sizeof c->res);
@@ -330,8 +353,8 @@ start_response(struct conn *c, struct conn_ctx *ctx,
         response_free(&c->res);
         return conn_refuse(c, ctx, req, 503, NULL);  /* out of memory */
     }
-    access_begin(&c->log, c->host, req, c->in, c->in_len, c->res.status,
-                 env.now);
+    access_begin(&c->log, c->host, c->user, req, c->in, c->in_len,
+                 c->res.status, env.now);
     c->have_response = true;
     if (!c->res.close_after) {
         c->in_len -= (size_t)rv;
@@ -360,7 +383,7 @@ conn_refuse(struct conn *c, struct conn_ctx *ctx,
         response_free(&c->res);
         return STEP_DONE;
     }
-    access_begin(&c->log, c->host, req, c->in, c->in_len, status,
+    access_begin(&c->log, c->host, c->user, req, c->in, c->in_len, status,
                  env.now);
     c->have_response = true;
     c->in_len = 0;
@@ -386,6 +409,59 @@ conn_make_env(const struct conn_ctx *ctx)
     };
 
     return env;
+}
+
+/*
+ * Refuse access as the gate said (401, 403, 429).  The connection stays
+ * open after a 401 or 403 when the request had no body, so a client can
+ * send its credentials at once; a failed login's answer may be held back
+ * (ST_DELAY) so that guessing passwords cannot go at network speed.
+ */
+static enum step
+deny(struct conn *c, struct conn_ctx *ctx, const struct http_request *req,
+     bool keep, const struct gate_verdict *v)
+{
+    struct respond_env env = conn_make_env(ctx);
+    bool head = req->method == HTTP_METHOD_HEAD;
+
+    keep = keep && v->status != 429;
+    memset(&c->res, 0, sizeof c->res);
+    c->res.fd = -1;
+    if (respond_denied(v->status, v->retry_after_s, &env, keep, head,
+                       &c->res) == -1) {
+        response_free(&c->res);
+        return STEP_DONE;
+    }
+    access_begin(&c->log, c->host, c->user, req, c->in, c->in_len,
+                 v->status, env.now);
+    c->have_response = true;
+    if (keep) {
+        c->in_len -= req->head_len;
+        memmove(c->in, c->in + req->head_len, c->in_len);
+        c->reparse = c->in_len > 0;
+    } else {
+        c->in_len = 0;
+    }
+    if (v->delay_ms == 0)
+        return conn_begin_write(c, ctx);
+    c->state = ST_DELAY;
+    c->deadline_ms = ctx->now_ms + v->delay_ms;
+    return STEP_AGAIN;
+}
+
+/*
+ * Hold the answer until the deadline (conn_expire sends it).  Nothing is
+ * watched meanwhile but a hang-up, which ends the connection.
+ */
+static enum step
+step_delay(struct conn *c, struct conn_ctx *ctx)
+{
+    char byte;
+
+    (void)ctx;
+    if (recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        return STEP_DONE;
+    return STEP_TIMER;
 }
 
 /*

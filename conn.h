@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "files.h"
+#include "gate.h"
 #include "tls.h"
 
 /* Settings every connection reads; filled once by main. */
@@ -26,6 +27,7 @@ struct conn_settings {
     uint32_t idle_timeout_ms;       /* between requests */
     uint32_t send_timeout_ms;       /* a client that stops reading */
     bool writable;                  /* -w: PUT, DELETE and MKCOL */
+    struct gate *gate;              /* who may do what */
     uint64_t max_upload_bytes;      /* --max-upload, or UINT64_MAX */
 };
 
@@ -41,6 +43,7 @@ struct conn_ctx {
 enum conn_wait {
     CONN_WAIT_READ,
     CONN_WAIT_WRITE,
+    CONN_WAIT_TIMER,                /* nothing to watch until the deadline */
     CONN_DONE,                      /* free it */
 };
 
@@ -65,8 +68,12 @@ bool conn_is_idle(const struct conn *c);
 /* The socket of C. */
 int conn_fd(const struct conn *c);
 
-/* Log why C is dropped on its deadline (debug level). */
-void conn_log_timeout(const struct conn *c);
+/*
+ * C's deadline has passed: a held-back answer goes out now (returns what
+ * to wait for next); anything else is dropped (logged at debug level,
+ * returns CONN_DONE).
+ */
+enum conn_wait conn_expire(struct conn *c, struct conn_ctx *ctx);
 
 /* Close the socket and free everything; accepts NULL. */
 void conn_free(struct conn *c);

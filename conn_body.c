@@ -27,6 +27,7 @@
 
 static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+static const char *refusal_detail(const struct conn *c, int status);
 static enum step feed_body(struct conn *c, struct conn_ctx *ctx, char *buf,
                            size_t len, size_t *used);
 static enum step end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
@@ -57,11 +58,12 @@ conn_start_upload(struct conn *c, struct conn_ctx *ctx,
     c->body = malloc(sizeof *c->body);
     if (c->body == NULL)
         return conn_refuse(c, ctx, req, 503, NULL);
-    rv = body_start(c->body, set->root, tp.path, req, set->max_upload_bytes);
+    rv = body_start(c->body, set->root, tp.path, req, set->max_upload_bytes,
+                    c->deposit);
     if (rv < 0) {
         free(c->body);
         c->body = NULL;
-        return conn_refuse(c, ctx, req, -rv, respond_write_detail(-rv));
+        return conn_refuse(c, ctx, req, -rv, refusal_detail(c, -rv));
     }
     c->head_len = (size_t)head_len;
     c->body_progress = 0;
@@ -84,6 +86,15 @@ conn_step_continue(struct conn *c, struct conn_ctx *ctx)
     if (st == TLS_WANT_WRITE)
         return STEP_WRITE;
     return st == TLS_WANT_READ ? STEP_READ : STEP_DONE;
+}
+
+/* Why an upload was refused, in words; a drop box says what it takes. */
+static const char *
+refusal_detail(const struct conn *c, int status)
+{
+    if (c->deposit && status == 403)
+        return "This drop box takes new files only, and that name is taken.";
+    return respond_write_detail(status);
 }
 
 /*
@@ -180,7 +191,7 @@ end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
         status = -status;
     if (status != 201 && status != 204)
         return conn_refuse(c, ctx, &req, status,
-                           respond_write_detail(status));
+                           refusal_detail(c, status));
 
     memset(&c->res, 0, sizeof c->res);
     if (respond_stored(status, tp.path, &env, req.keep_alive &&
@@ -188,7 +199,7 @@ end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
         response_free(&c->res);
         return conn_refuse(c, ctx, &req, 503, NULL);
     }
-    access_begin(&c->log, c->host, &req, c->in, c->in_len, status,
+    access_begin(&c->log, c->host, c->user, &req, c->in, c->in_len, status,
                  env.now);
     c->have_response = true;
     if (rest_len > 0)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "access.h"
+#include "auth.h"
 #include "body.h"
 #include "conn.h"
 #include "http.h"
@@ -30,6 +31,7 @@ enum state {
     ST_READ_HEAD,
     ST_CONTINUE,
     ST_READ_BODY,
+    ST_DELAY,               /* a refusal held back (login throttle) */
     ST_WRITE,
     ST_CLOSE_NOTIFY,
     ST_LINGER,
@@ -41,6 +43,7 @@ enum step {
     STEP_READ = CONN_WAIT_READ,
     STEP_WRITE = CONN_WAIT_WRITE,
     STEP_DONE = CONN_DONE,
+    STEP_TIMER = CONN_WAIT_TIMER,
 };
 
 struct conn {
@@ -60,6 +63,9 @@ struct conn {
     struct body *body;          /* a PUT being received, or NULL */
     size_t head_len;            /* its head, kept at the start of in */
     struct access_line log;     /* the access-log line in the making */
+    bool deposit;               /* this request: drop box, new files only */
+    char user[AUTH_NAME_CAP];   /* this request's verified user, or "" */
+    char cert_user[AUTH_NAME_CAP]; /* the client certificate's CN, or "" */
     char host[64];              /* peer address, for the access log */
     char peer[80];              /* "[addr]:port", for diagnostics */
 };

@@ -23,10 +23,16 @@ enum {
     OPT_HEADER,
     OPT_IDLE,
     OPT_SEND,
+    OPT_AUTH,
+    OPT_PUBLIC_READ,
+    OPT_WRITERS,
+    OPT_DROP_BOX,
+    OPT_CLIENT_CA,
 };
 
 static void set_defaults(struct options *o);
-static void apply(struct options *o, int ch, const char *arg);
+static void apply(struct options *o, int ch, char *arg);
+static void check_access(struct options *o);
 static uint32_t parse_ms(const char *opt, const char *s);
 static uint64_t parse_number(const char *opt, const char *s, uint64_t min,
                              uint64_t max);
@@ -50,6 +56,11 @@ static const struct option longopts[] = {
     { "header-timeout", required_argument, NULL, OPT_HEADER },
     { "idle-timeout", required_argument, NULL, OPT_IDLE },
     { "send-timeout", required_argument, NULL, OPT_SEND },
+    { "auth", required_argument, NULL, OPT_AUTH },
+    { "public-read", no_argument, NULL, OPT_PUBLIC_READ },
+    { "writers", required_argument, NULL, OPT_WRITERS },
+    { "drop-box", no_argument, NULL, OPT_DROP_BOX },
+    { "client-ca", required_argument, NULL, OPT_CLIENT_CA },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
@@ -73,7 +84,30 @@ options_parse(int argc, char **argv, struct options *o)
     }
     if (!o->port_set)
         o->port = geteuid() == 0 ? 443 : 8443;
+    check_access(o);
     o->settings.writable = o->writable;
+}
+
+/* The access options make sense only together in some ways. */
+static void
+check_access(struct options *o)
+{
+    const char *bad = NULL;
+
+    bool users = o->auth_path != NULL || o->client_ca != NULL;
+
+    if (o->public_read && !users)
+        bad = "--public-read goes with --auth or --client-ca";
+    else if (o->writers != NULL && !users)
+        bad = "--writers goes with --auth or --client-ca";
+    else if (o->drop_box && o->public_read)
+        bad = "--drop-box and --public-read contradict each other";
+    if (bad != NULL) {
+        fprintf(stderr, "ferry: %s\n", bad);
+        exit(2);
+    }
+    if (o->drop_box)
+        o->writable = true;     /* a drop box takes files */
 }
 
 static void
@@ -96,7 +130,7 @@ set_defaults(struct options *o)
 
 /* Apply option CH with argument ARG (NULL for flags). */
 static void
-apply(struct options *o, int ch, const char *arg)
+apply(struct options *o, int ch, char *arg)
 {
     struct conn_settings *set = &o->settings;
 
@@ -137,6 +171,11 @@ apply(struct options *o, int ch, const char *arg)
     case OPT_SEND:
         set->send_timeout_ms = parse_ms("--send-timeout", arg);
         break;
+    case OPT_AUTH: o->auth_path = arg; break;
+    case OPT_PUBLIC_READ: o->public_read = true; break;
+    case OPT_WRITERS: o->writers = arg; break;
+    case OPT_DROP_BOX: o->drop_box = true; break;
+    case OPT_CLIENT_CA: o->client_ca = arg; break;
     case 'h':
         usage(stdout, 0);
     case 'V':
@@ -205,6 +244,14 @@ usage(FILE *out, int code)
         "  -w, --write              allow uploads (PUT), DELETE and MKCOL\n"
         "      --max-upload SIZE    largest upload, e.g. 500M or 10G\n"
         "      --hidden             list and serve dotfiles\n"
+        "      --auth FILE          users from an htpasswd file (bcrypt,\n"
+        "                           SHA-512-crypt, yescrypt); logins needed\n"
+        "      --public-read        with --auth: anyone may read\n"
+        "      --writers A,B        with --auth -w: only these users write\n"
+        "      --drop-box           outsiders may only add new files and\n"
+        "                           see nothing (implies -w)\n"
+        "      --client-ca FILE     require client certificates from this\n"
+        "                           CA; the subject CN is the user name\n"
         "  -q, --quiet              no access log on stdout\n"
         "  -v, --verbose            debug diagnostics on stderr\n"
         "      --user NAME          user to become when started as root\n"

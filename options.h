@@ -26,6 +26,10 @@ struct options {
     const char *cert, *key;
     const char *user;
     bool hidden, quiet, verbose, writable;
+    const char *auth_path;      /* --auth FILE, or NULL */
+    const char *client_ca;      /* --client-ca FILE, or NULL */
+    char *writers;              /* --writers list (cut in place), or NULL */
+    bool public_read, drop_box;
     unsigned workers;
     uint64_t max_conns;
     struct conn_settings settings;

@@ -61,6 +61,9 @@ static int respond_ranges(const struct target_path *tp, uint64_t size,
 static int add_part_segments(struct response *res, const char *parts,
                              const struct byte_range *r, size_t count);
 static int make_boundary(char *out);
+static int refuse_with(int status, const char *detail,
+                       unsigned retry_after_s, const struct respond_env *env,
+                       bool keep_alive, bool head_only, struct response *res);
 static int respond_write_op(const struct http_request *req,
                             const struct respond_env *env, bool keep_alive,
                             struct response *res);
@@ -122,6 +125,29 @@ respond_refusal(int status, const char *detail,
                 const struct respond_env *env, bool keep_alive,
                 bool head_only, struct response *res)
 {
+    return refuse_with(status, detail, 0, env, keep_alive, head_only, res);
+}
+
+int
+respond_denied(int status, unsigned retry_after_s,
+               const struct respond_env *env, bool keep_alive,
+               bool head_only, struct response *res)
+{
+    const char *detail = status == 401 ? "Log in to go on." :
+                         status == 429 ? "Too many failed logins from "
+                                         "your address; wait and retry." :
+                         "You may not do this here.";
+
+    return refuse_with(status, detail, retry_after_s, env, keep_alive,
+                       head_only, res);
+}
+
+/* A refusal with its status line, DETAIL, and the fields it calls for. */
+static int
+refuse_with(int status, const char *detail, unsigned retry_after_s,
+            const struct respond_env *env, bool keep_alive, bool head_only,
+            struct response *res)
+{
     char buf[RESPOND_HEAD_MAX], *body;
     struct http_head h;
     int n;
@@ -136,6 +162,11 @@ respond_refusal(int status, const char *detail,
     head_common(&h, buf, status, env, keep_alive);
     if (status == 403 || status == 405 || status == 501)
         http_head_add(&h, "Allow", "%s", ALLOW(env));
+    if (status == 401)          /* RFC 7617; the realm is ours */
+        http_head_add(&h, "WWW-Authenticate",
+                      "Basic realm=\"ferry\", charset=\"UTF-8\"");
+    if (status == 429)
+        http_head_add(&h, "Retry-After", "%u", retry_after_s);
     http_head_add(&h, "Content-Type", "text/plain; charset=utf-8");
     http_head_add(&h, "Content-Length", "%d", n);
     res->close_after = !keep_alive;
@@ -212,8 +243,9 @@ respond_path(const struct http_request *req, const struct respond_env *env,
         close(fd);
         return rv;
     }
-    if (tp.trailing_slash) {
-        close(fd);              /* "a.txt/" names a folder that is not */
+    if (tp.trailing_slash || env->deposit) {
+        close(fd);              /* "a.txt/" names a folder that is not; a
+                                   drop box shows outsiders no file */
         return respond_error(404, env, keep_alive, head_only, res);
     }
     return respond_file(req, env, keep_alive, &tp, fd, &st, res);
@@ -234,7 +266,7 @@ respond_dir(const struct http_request *req, const struct respond_env *env,
 
     if (!tp->trailing_slash)
         return respond_redirect(env, keep_alive, tp, res);
-    if (files_list(env->root, tp->path, fd, &list) == -1)
+    if (!env->deposit && files_list(env->root, tp->path, fd, &list) == -1)
         return respond_error(status_for_errno(errno), env, keep_alive,
                              head_only, res);
     format = listing_pick_format(req->accept.ptr, req->accept.len);
@@ -519,6 +551,9 @@ respond_write_op(const struct http_request *req,
         return respond_refusal(403, "Dotfiles cannot be written (start "
                                "ferry with --hidden).", env, keep_alive,
                                false, res);
+    if (env->deposit)
+        return respond_refusal(403, "This drop box takes new files only.",
+                               env, keep_alive, false, res);
     if (req->method == HTTP_METHOD_DELETE)
         rv = upload_delete(env->root, tp.path, req);
     else

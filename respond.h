@@ -48,6 +48,8 @@ struct respond_env {
     const struct files_root *root;
     time_t now;
     bool writable;          /* -w: PUT, DELETE and MKCOL allowed */
+    bool deposit;           /* drop box outsider: sees nothing, may only
+                               create new files */
 };
 
 /*
@@ -73,6 +75,14 @@ int respond_error(int status, const struct respond_env *env,
 int respond_refusal(int status, const char *detail,
                     const struct respond_env *env, bool keep_alive,
                     bool head_only, struct response *res);
+
+/*
+ * Refuse access: 401 asks for a login (WWW-Authenticate), 403 says no,
+ * 429 says when to come back (RETRY_AFTER_S).  Returns 0, or -1.
+ */
+int respond_denied(int status, unsigned retry_after_s,
+                   const struct respond_env *env, bool keep_alive,
+                   bool head_only, struct response *res);
 
 /*
  * The answer to a stored PUT: 201 with the Location of relative PATH, or

@@ -78,6 +78,7 @@ static size_t bind_all(const struct options *o, int *fds);
 static size_t bind_one(const char *host, uint16_t port, int *fds,
                        size_t room);
 static int listen_on(const struct addrinfo *ai, uint16_t port);
+static void make_gate(struct options *o, struct gate *g);
 static void raise_fd_limit(void);
 static void drop_privileges(const struct files_root *root,
                             const struct passwd *pw);
@@ -88,6 +89,8 @@ static int worker_init(struct worker *w, const struct options *o,
 static void *worker_main(void *arg);
 static void worker_accept(struct worker *w, struct slot *l);
 static void worker_run_conn(struct worker *w, struct slot *s);
+static void worker_watch(struct worker *w, struct slot *s,
+                         enum conn_wait wait);
 static void worker_drop(struct worker *w, struct slot *s);
 static void worker_sweep(struct worker *w, bool close_idle);
 static void worker_free(struct worker *w);
@@ -100,6 +103,7 @@ main(int argc, char **argv)
     struct options o;
     struct files_root root = { -1, false };
     struct tls_options tls_opts = { 0 };
+    static struct gate gate;
     struct tls_server *tls;
     struct passwd *pw = NULL;
     int fds[OPTIONS_MAX_LISTENERS], sig;
@@ -129,8 +133,10 @@ main(int argc, char **argv)
     tzset();
     if (geteuid() == 0 && (pw = getpwnam(o.user)) == NULL)
         fatalx("privileges: no user %s (set another with --user)", o.user);
+    make_gate(&o, &gate);
     tls_opts.cert_path = o.cert;
     tls_opts.key_path = o.key;
+    tls_opts.client_ca_path = o.client_ca;
     if ((tls = tls_server_new(&tls_opts)) == NULL)
         exit(1);
     nfds = bind_all(&o, fds);
@@ -148,6 +154,7 @@ main(int argc, char **argv)
 
     o.settings.tls = tls;
     o.settings.root = &root;
+    o.settings.gate = &gate;
     for (i = 0; i < o.workers; i++)
         if (worker_init(&workers[i], &o, fds, nfds) == -1)
             fatal("start: worker %zu", i);
@@ -161,7 +168,10 @@ main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("signal: SIGHUP ignored (nothing to reload yet)");
+            log_info("signal: SIGHUP, reloading the user file and the "
+                     "certificate");
+            gate_reload_users(&gate);
+            tls_server_reload(tls);
             continue;
         }
         break;
@@ -183,6 +193,7 @@ main(int argc, char **argv)
         close(fds[i]);
     files_root_close(&root);
     tls_server_free(tls);
+    gate_free(&gate);
     mime_free();
     log_info("stop: done");
     return 0;
@@ -286,6 +297,31 @@ listen_on(const struct addrinfo *ai, uint16_t port)
     return fd;
 }
 
+/*
+ * Who may do what: the roles from the options and, with --auth, the user
+ * file (read now, before any chroot), the login cache and the failure
+ * throttle.  A user file that does not load ends start-up.
+ */
+static void
+make_gate(struct options *o, struct gate *g)
+{
+    char err[AUTH_ERR_CAP];
+    struct roles roles = { 0 };
+
+    roles.auth = o->auth_path != NULL || o->client_ca != NULL;
+    roles.public_read = o->public_read;
+    roles.writable = o->writable;
+    roles.drop_box = o->drop_box;
+    if (o->writers != NULL && roles_parse_writers(&roles, o->writers))
+        fatalx("auth: --writers wants names separated by commas (at most "
+               "%d)", ROLES_MAX_WRITERS);
+    if (gate_init(g, &roles, o->auth_path, err) == -1)
+        fatalx("%s", err);
+    if (o->auth_path != NULL)
+        log_info("auth: %zu user(s) from %s", auth_users_count(g->users),
+                 o->auth_path);
+}
+
 /* Thousands of clients need thousands of descriptors: take the hard limit
  * and size --max-conns to it (a client may hold a socket, and a file, or
  * an upload's folder and temporary file). */
@@ -339,9 +375,12 @@ announce(const struct options *o, const char *dir, const int *fds,
     bool wildcard = false;
     size_t i;
 
-    log_info("serving %s (%s%s)", dir,
+    log_info("serving %s (%s%s%s)", dir,
+             o->drop_box ? "drop box" :
              o->writable ? "uploads allowed" : "read-only",
-             o->hidden ? ", dotfiles shown" : "");
+             o->hidden ? ", dotfiles shown" : "",
+             o->auth_path == NULL ? "" :
+             o->public_read ? ", logins for writing" : ", logins required");
     for (i = 0; i < nfds; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
@@ -519,7 +558,14 @@ worker_accept(struct worker *w, struct slot *l)
 static void
 worker_run_conn(struct worker *w, struct slot *s)
 {
-    enum conn_wait wait = conn_run(s->conn, &w->ctx);
+    worker_watch(w, s, conn_run(s->conn, &w->ctx));
+}
+
+/* Watch what S's connection waits for now (nothing for a timer), or drop
+ * it when it is done. */
+static void
+worker_watch(struct worker *w, struct slot *s, enum conn_wait wait)
+{
     struct epoll_event ev = { 0 };
 
     if (wait == CONN_DONE) {
@@ -528,7 +574,8 @@ worker_run_conn(struct worker *w, struct slot *s)
     }
     if (wait == s->wait)
         return;
-    ev.events = wait == CONN_WAIT_READ ? EPOLLIN : EPOLLOUT;
+    ev.events = wait == CONN_WAIT_READ ? EPOLLIN :
+                wait == CONN_WAIT_WRITE ? EPOLLOUT : 0;
     ev.data.ptr = s;
     if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == -1) {
         log_warn("epoll: cannot watch a client");
@@ -560,12 +607,10 @@ worker_sweep(struct worker *w, bool close_idle)
 
     for (; s != NULL; s = next) {
         next = s->next;
-        if (w->ctx.now_ms >= conn_deadline_ms(s->conn)) {
-            conn_log_timeout(s->conn);
+        if (w->ctx.now_ms >= conn_deadline_ms(s->conn))
+            worker_watch(w, s, conn_expire(s->conn, &w->ctx));
+        else if (close_idle && conn_is_idle(s->conn))
             worker_drop(w, s);
-        } else if (close_idle && conn_is_idle(s->conn)) {
-            worker_drop(w, s);
-        }
     }
 }
 
