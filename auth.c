@@ -33,7 +33,8 @@
 
 #define KEY_BYTES       32          /* SHA-256 */
 #define NONE            UINT32_MAX  /* no slot */
-#define CRYPT64 "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#define CRYPT64         "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+                        "abcdefghijklmnopqrstuvwxyz"
 #define ESC_NAME_CAP    (4 * AUTH_MAX_NAME + 1)     /* log_escape worst case */
 #define BCRYPT_TAIL     53          /* salt and checksum after "$2b$NN$" */
 #define SHA512_SALT_MAX 16          /* libcrypt cuts longer salts */

@@ -21,7 +21,8 @@
                                        work grows with the length */
 #define AUTH_PASSWORD_CAP   (AUTH_MAX_PASSWORD + 1)
 #define AUTH_MAX_LINE       1024    /* bytes of one user-file line */
-#define AUTH_ERR_CAP        512     /* enough for any auth_users_load error */
+#define AUTH_ERR_CAP        512     /* auth_users_load messages; cut, not
+                                       overflowed, with a long path */
 
 /* Defaults the server is expected to use. */
 #define AUTH_CACHE_ENTRIES  1024    /* remembered logins */
@@ -54,8 +55,8 @@ enum auth_verdict {
  * well-formed; plaintext, DES, MD5 ($1$, $apr1$), {SHA}, $5$ and $2x$ are
  * refused.  A file without users is refused too.  Trusts the file to be
  * the administrator's; checks its syntax all the same.  Returns the
- * table, or NULL with a one-line message in ERR (ERRLEN bytes,
- * AUTH_ERR_CAP suffice) naming the file and, for a bad line, its number:
+ * table, or NULL with a one-line message in ERR (ERRLEN bytes, e.g.
+ * AUTH_ERR_CAP) naming the file and, for a bad line, its number:
  * "auth: /etc/ferry.users:7: unsupported hash for user bob (...)".  The
  * table is read-only once loaded, so worker threads may share it; the
  * caller frees it with auth_users_free once no thread uses it.
