@@ -25,7 +25,7 @@ SRCS = server.c options.c conn.c conn_body.c access.c respond.c body.c \
        chunked.c upload.c tidy.c tls.c tls_files.c tls_config.c tls_log.c \
        ident.c http.c head.c files.c path.c \
        range.c cond.c listing.c accept.c page.c mime.c gate.c roles.c auth.c \
-       log.c
+       auth_cache.c log.c
 
 ifeq ($(SANITIZE),1)
 BUILD    = build-asan
@@ -58,7 +58,7 @@ test_listing_OBJS = listing.o accept.o page.o files.o path.o guard.o
 test_chunked_OBJS = chunked.o guard.o cases.o
 test_upload_OBJS  = upload.o tidy.o files.o cond.o http.o head.o path.o
 test_roles_OBJS   = roles.o
-test_auth_OBJS    = auth.o http.o guard.o cases.o
+test_auth_OBJS    = auth.o auth_cache.o http.o guard.o cases.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
         clean-objs

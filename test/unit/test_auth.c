@@ -1,5 +1,5 @@
 /*
- * test_auth.c: unit tests for auth.c (cmocka).
+ * test_auth.c: unit tests for auth.c and auth_cache.c.
  *
  * User files are written to a temporary folder: every accepted hash kind,
  * made here with libcrypt and as htpasswd -B and mkpasswd made them, then
