@@ -1,10 +1,10 @@
 /*
  * gate.h: who the client is and whether it may go on.
  *
- * Joins auth.c (Basic credentials checked against the user file, with the
- * login cache and the failure throttle) and roles.c (the policy) into one
- * verdict per request.  No I/O but what auth.c does; the connection acts
- * on the verdict.
+ * Joins auth.c (Basic credentials checked against the user file),
+ * auth_cache.c (the login cache and the failure throttle) and roles.c
+ * (the policy) into one verdict per request.  No I/O but reading the user
+ * file; the connection acts on the verdict.
  */
 #ifndef FERRY_GATE_H
 #define FERRY_GATE_H
