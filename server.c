@@ -79,6 +79,14 @@ static size_t bind_one(const char *host, uint16_t port, int *fds,
                        size_t room);
 static int listen_on(const struct addrinfo *ai, uint16_t port);
 static void make_gate(struct options *o, struct gate *g);
+static void block_signals(sigset_t *sigs);
+static struct tls_server *make_tls(const struct options *o);
+static void clean_stale(const struct files_root *root);
+static void start_workers(struct worker *workers, const struct options *o,
+                          const int *fds, size_t nfds);
+static void serve_until_stop(const sigset_t *sigs, struct gate *gate,
+                             struct tls_server *tls);
+static void stop_workers(struct worker *workers, size_t n);
 static void raise_fd_limit(void);
 static void drop_privileges(const struct files_root *root,
                             const struct passwd *pw);
@@ -100,13 +108,12 @@ int
 main(int argc, char **argv)
 {
     static struct worker workers[OPTIONS_MAX_WORKERS];
-    struct options o;
-    struct files_root root = { -1, false };
-    struct tls_options tls_opts = { 0 };
     static struct gate gate;
+    struct files_root root = { -1, false };
     struct tls_server *tls;
     struct passwd *pw = NULL;
-    int fds[OPTIONS_MAX_LISTENERS], sig;
+    struct options o;
+    int fds[OPTIONS_MAX_LISTENERS];
     char dir[PATH_MAX];
     size_t nfds, i;
     sigset_t sigs;
@@ -115,14 +122,7 @@ main(int argc, char **argv)
     log_init(o.verbose, !o.quiet);
     if (realpath(o.dir, dir) == NULL)
         fatal("start: cannot serve %s", o.dir);
-
-    /* Signals go to the main thread only, through sigwait. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_signals(&sigs);
 
     /* Everything that needs the world outside DIR happens before chroot. */
     raise_fd_limit();
@@ -134,61 +134,23 @@ main(int argc, char **argv)
     if (geteuid() == 0 && (pw = getpwnam(o.user)) == NULL)
         fatalx("privileges: no user %s (set another with --user)", o.user);
     make_gate(&o, &gate);
-    tls_opts.cert_path = o.cert;
-    tls_opts.key_path = o.key;
-    tls_opts.client_ca_path = o.client_ca;
-    if ((tls = tls_server_new(&tls_opts)) == NULL)
-        exit(1);
+    tls = make_tls(&o);
     nfds = bind_all(&o, fds);
     if (files_root_open(&root, dir, o.hidden) == -1)
         fatal("start: cannot open %s", dir);
     if (pw != NULL)
         drop_privileges(&root, pw);
-    if (o.writable) {
-        size_t stale = upload_clean_stale(&root);
-
-        if (stale > 0)
-            log_info("upload: removed %zu unfinished upload(s) left by "
-                     "an earlier run", stale);
-    }
+    if (o.writable)
+        clean_stale(&root);
 
     o.settings.tls = tls;
     o.settings.root = &root;
     o.settings.gate = &gate;
-    for (i = 0; i < o.workers; i++)
-        if (worker_init(&workers[i], &o, fds, nfds) == -1)
-            fatal("start: worker %zu", i);
-    for (i = 0; i < o.workers; i++)
-        if (pthread_create(&workers[i].thread, NULL, worker_main,
-                           &workers[i]) != 0)
-            fatalx("start: cannot start worker threads");
+    start_workers(workers, &o, fds, nfds);
     announce(&o, dir, fds, nfds, tls);
+    serve_until_stop(&sigs, &gate, tls);
+    stop_workers(workers, o.workers);
 
-    for (;;) {
-        if (sigwait(&sigs, &sig) != 0)
-            continue;
-        if (sig == SIGHUP) {
-            log_info("signal: SIGHUP, reloading the user file and the "
-                     "certificate");
-            gate_reload_users(&gate);
-            tls_server_reload(tls);
-            continue;
-        }
-        break;
-    }
-    log_info("signal: %s, finishing responses in flight and stopping",
-             sig == SIGINT ? "SIGINT" : "SIGTERM");
-    atomic_store(&stopping, true);
-    for (i = 0; i < o.workers; i++) {
-        uint64_t one = 1;
-
-        if (write(workers[i].wake.fd, &one, sizeof one) == -1)
-            log_warn("stop: cannot wake worker %zu", i);
-    }
-    for (i = 0; i < o.workers; i++) {
-        pthread_join(workers[i].thread, NULL);
-        worker_free(&workers[i]);
-    }
     for (i = 0; i < nfds; i++)
         close(fds[i]);
     files_root_close(&root);
@@ -197,6 +159,97 @@ main(int argc, char **argv)
     mime_free();
     log_info("stop: done");
     return 0;
+}
+
+/* Signals go to the main thread only, through sigwait. */
+static void
+block_signals(sigset_t *sigs)
+{
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGINT);
+    sigaddset(sigs, SIGTERM);
+    sigaddset(sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* The TLS server from --cert/--key/--client-ca, or our own identity. */
+static struct tls_server *
+make_tls(const struct options *o)
+{
+    struct tls_options tls_opts = { 0 };
+    struct tls_server *tls;
+
+    tls_opts.cert_path = o->cert;
+    tls_opts.key_path = o->key;
+    tls_opts.client_ca_path = o->client_ca;
+    if ((tls = tls_server_new(&tls_opts)) == NULL)
+        exit(1);                /* tls_server_new said why */
+    return tls;
+}
+
+/* Remove what uploads cut short by a killed server left behind. */
+static void
+clean_stale(const struct files_root *root)
+{
+    size_t stale = upload_clean_stale(root);
+
+    if (stale > 0)
+        log_info("upload: removed %zu unfinished upload(s) left by an "
+                 "earlier run", stale);
+}
+
+static void
+start_workers(struct worker *workers, const struct options *o,
+              const int *fds, size_t nfds)
+{
+    size_t i;
+
+    for (i = 0; i < o->workers; i++)
+        if (worker_init(&workers[i], o, fds, nfds) == -1)
+            fatal("start: worker %zu", i);
+    for (i = 0; i < o->workers; i++)
+        if (pthread_create(&workers[i].thread, NULL, worker_main,
+                           &workers[i]) != 0)
+            fatalx("start: cannot start worker threads");
+}
+
+/* Reload on SIGHUP until SIGINT or SIGTERM asks us to stop. */
+static void
+serve_until_stop(const sigset_t *sigs, struct gate *gate,
+                 struct tls_server *tls)
+{
+    int sig;
+
+    for (;;) {
+        if (sigwait(sigs, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        log_info("signal: SIGHUP, reloading the user file and the "
+                 "certificate");
+        gate_reload_users(gate);
+        tls_server_reload(tls);
+    }
+    log_info("signal: %s, finishing responses in flight and stopping",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Graceful stop: every worker finishes what it can, then ends. */
+static void
+stop_workers(struct worker *workers, size_t n)
+{
+    uint64_t one = 1;
+    size_t i;
+
+    atomic_store(&stopping, true);
+    for (i = 0; i < n; i++)
+        if (write(workers[i].wake.fd, &one, sizeof one) == -1)
+            log_warn("stop: cannot wake worker %zu", i);
+    for (i = 0; i < n; i++) {
+        pthread_join(workers[i].thread, NULL);
+        worker_free(&workers[i]);
+    }
 }
 
 /* Bind every -b address, or all addresses (one dual-stack socket). */
