@@ -125,12 +125,6 @@ conn_is_idle(const struct conn *c)
            (c->state == ST_READ_HEAD && c->in_len == 0);
 }
 
-int
-conn_fd(const struct conn *c)
-{
-    return c->fd;
-}
-
 enum conn_wait
 conn_expire(struct conn *c, struct conn_ctx *ctx)
 {

@@ -65,9 +65,6 @@ uint64_t conn_deadline_ms(const struct conn *c);
 /* Whether C sits between requests, so a graceful stop may close it now. */
 bool conn_is_idle(const struct conn *c);
 
-/* The socket of C. */
-int conn_fd(const struct conn *c);
-
 /*
  * C's deadline has passed: a held-back answer goes out now (returns what
  * to wait for next); anything else is dropped (logged at debug level,

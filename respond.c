@@ -54,7 +54,7 @@ static int respond_file(const struct http_request *req,
                         const struct respond_env *env, bool keep_alive,
                         const struct target_path *tp, int fd,
                         const struct stat *st, struct response *res);
-static int respond_ranges(const struct target_path *tp, uint64_t size,
+static int respond_ranges(const char *type, uint64_t size,
                           const struct byte_range *r, size_t count,
                           bool head_only, struct http_head *h,
                           struct response *res);
@@ -322,6 +322,7 @@ respond_file(const struct http_request *req, const struct respond_env *env,
 {
     bool head_only = req->method == HTTP_METHOD_HEAD;
     char buf[RESPOND_HEAD_MAX], etag[COND_ETAG_MAX], date[HTTP_DATE_LEN + 1];
+    const char *type = mime_type_for(tp->path);
     uint64_t size = (uint64_t)st->st_size;
     struct byte_range ranges[RANGE_MAX_PARTS];
     enum range_outcome outcome = RANGE_IGNORE;
@@ -353,7 +354,7 @@ respond_file(const struct http_request *req, const struct respond_env *env,
     if (status == 304)
         return finish(res, &h, 304, NULL, 0, false);
     http_head_add(&h, "Accept-Ranges", "bytes");
-    if (env->writable && active_content(mime_type_for(tp->path)))
+    if (env->writable && active_content(type))
         http_head_add(&h, "Content-Security-Policy", SANDBOX_CSP);
     if (status == 416) {
         http_head_add(&h, "Content-Range", "bytes */%" PRIu64, size);
@@ -361,9 +362,9 @@ respond_file(const struct http_request *req, const struct respond_env *env,
         return finish(res, &h, 416, NULL, 0, false);
     }
     if (status == 206)
-        return respond_ranges(tp, size, ranges, count, head_only, &h, res);
+        return respond_ranges(type, size, ranges, count, head_only, &h, res);
 
-    http_head_add(&h, "Content-Type", "%s", mime_type_for(tp->path));
+    http_head_add(&h, "Content-Type", "%s", type);
     http_head_add(&h, "Content-Length", "%" PRIu64, size);
     if (finish(res, &h, 200, NULL, 0, false) == -1)
         return -1;
@@ -375,11 +376,10 @@ respond_file(const struct http_request *req, const struct respond_env *env,
  * (RFC 9110 section 14.6) whose part heads live in one buffer.
  */
 static int
-respond_ranges(const struct target_path *tp, uint64_t size,
-               const struct byte_range *r, size_t count, bool head_only,
-               struct http_head *h, struct response *res)
+respond_ranges(const char *type, uint64_t size, const struct byte_range *r,
+               size_t count, bool head_only, struct http_head *h,
+               struct response *res)
 {
-    const char *type = mime_type_for(tp->path);
     char boundary[2 * BOUNDARY_BYTES + 1], *parts;
     size_t i, used = 0, cap = (count + 1) * PART_HEAD_MAX;
     uint64_t total = 0;
