@@ -569,3 +569,34 @@ def tree_state(root, skip=()):
                 state[rel] = ("f", st.st_mode, st.st_size, st.st_mtime_ns,
                               digest)
     return state
+
+
+# --- huge sparse files (the 5 GiB upload tests) ---------------------------
+
+KIB = 1024
+MIB = 1024 ** 2
+GIB = 1024 ** 3
+HUGE = 5 * GIB
+HUGE_MARKS = [(0, b"START"), (4 * GIB - 3, b"ACROSS-4G"),
+              (4 * GIB + 12345, b"PAST-4G"), (HUGE - 3, b"END")]
+
+
+def sparse_with_marks(path):
+    """A HUGE-byte sparse file with HUGE_MARKS written at their offsets."""
+    with open(path, "wb") as fh:
+        fh.truncate(HUGE)
+        for off, mark in HUGE_MARKS:
+            fh.seek(off)
+            fh.write(mark)
+
+
+def sha256sum(paths, timeout=600):
+    """sha256sum of each path, the files read in parallel."""
+    procs = [subprocess.Popen(["sha256sum", str(p)], stdout=subprocess.PIPE)
+             for p in paths]
+    out = []
+    for p in procs:
+        stdout, _ = p.communicate(timeout=timeout)
+        assert p.returncode == 0
+        out.append(stdout.split()[0].decode())
+    return out

@@ -16,12 +16,11 @@ import urllib.parse
 import pytest
 
 from conftest import give_to_server, make_dir, release_bin
-from ferrylib import (Upload, fetch, http_date, put, run, upload_temps,
-                      wait_closed, wait_no_temps, wait_temp, write_file)
+from ferrylib import (GIB, HUGE, HUGE_MARKS, KIB, MIB, Upload, fetch,
+                      http_date, put, run, sha256sum, sparse_with_marks,
+                      upload_temps, wait_closed, wait_no_temps, wait_temp,
+                      write_file)
 
-KIB = 1024
-MIB = 1024 ** 2
-GIB = 1024 ** 3
 
 
 def blob(size, seed):
@@ -166,23 +165,6 @@ def test_keep_alive_after_put(wferry):
 
 # --- 5 GiB -------------------------------------------------------------------
 
-HUGE = 5 * GIB
-HUGE_MARKS = [(0, b"START"), (4 * GIB - 3, b"ACROSS-4G"),
-              (4 * GIB + 12345, b"PAST-4G"), (HUGE - 3, b"END")]
-
-
-def sha256sum(paths):
-    """sha256sum of each path, the files read in parallel."""
-    procs = [subprocess.Popen(["sha256sum", str(p)], stdout=subprocess.PIPE)
-             for p in paths]
-    out = []
-    for p in procs:
-        stdout, _ = p.communicate(timeout=600)
-        assert p.returncode == 0
-        out.append(stdout.split()[0].decode())
-    return out
-
-
 def peak_rss(pid):
     """VmHWM of PID in bytes: the most memory it ever held."""
     with open("/proc/%d/status" % pid) as fh:
@@ -195,11 +177,7 @@ def peak_rss(pid):
 @pytest.mark.limit(900)
 def test_curl_put_5g_sparse(wferry, tmp):
     src = tmp / "huge-src.bin"
-    with open(src, "wb") as fh:
-        fh.truncate(HUGE)
-        for off, mark in HUGE_MARKS:
-            fh.seek(off)
-            fh.write(mark)
+    sparse_with_marks(src)
     f = wferry("-q", binary=release_bin())
     t0 = time.monotonic()
     code, fields, body, _ = curl_put(f, src, "/huge.bin", timeout=700)

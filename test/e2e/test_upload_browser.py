@@ -21,7 +21,8 @@ import time
 import pytest
 
 from conftest import ROOT, give_to_server, make_dir, release_bin
-from ferrylib import run, upload_temps, write_file
+from ferrylib import (GIB, HUGE, HUGE_MARKS, KIB, MIB, run, sha256sum,
+                      sparse_with_marks, upload_temps, write_file)
 
 BROWSER_DIR = ROOT / "test" / "browser"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -113,12 +114,6 @@ def test_drop_two_files(wferry, tmp, artifacts):
 
 # --- 5 GiB through the page --------------------------------------------------
 
-KIB = 1024
-MIB = 1024 ** 2
-GIB = 1024 ** 3
-HUGE = 5 * GIB
-HUGE_MARKS = [(0, b"START"), (4 * GIB - 3, b"ACROSS-4G"),
-              (4 * GIB + 12345, b"PAST-4G"), (HUGE - 3, b"END")]
 SAMPLE_EVERY = 0.5
 # Growth over the baseline.  ferry holds fixed buffers per connection
 # whatever the size (it stayed within 0.1 MiB); the browser's processes
@@ -260,26 +255,6 @@ class Driver:
                 continue
         self._err.close()
         return self.proc.returncode
-
-
-def sparse_with_marks(path):
-    with open(path, "wb") as fh:
-        fh.truncate(HUGE)
-        for off, mark in HUGE_MARKS:
-            fh.seek(off)
-            fh.write(mark)
-
-
-def sha256sum(paths):
-    """sha256sum of each path, the files read in parallel."""
-    procs = [subprocess.Popen(["sha256sum", str(p)], stdout=subprocess.PIPE)
-             for p in paths]
-    out = []
-    for p in procs:
-        stdout, _ = p.communicate(timeout=300)
-        assert p.returncode == 0
-        out.append(stdout.split()[0].decode())
-    return out
 
 
 class Memory:
@@ -425,7 +400,7 @@ def test_drop_page_streams_5g(wferry, tmp):
             fh.seek(off)
             assert fh.read(len(mark)) == mark, off
     t1 = time.monotonic()
-    want, got = sha256sum([src, stored])
+    want, got = sha256sum([src, stored], timeout=300)
     print("sha256 of both: %.1f s" % (time.monotonic() - t1))
     assert got == want
     assert not upload_temps(f.dir)
