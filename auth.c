@@ -9,12 +9,15 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <mbedtls/base64.h>
 #include <mbedtls/constant_time.h>
@@ -71,8 +74,10 @@ static int by_name(const void *a, const void *b);
 static const struct user *find_user(const struct auth_users *u,
                                     const char *name);
 static bool same_hash(const char *computed, const char *stored);
+static FILE *open_users(const struct load *ld, int dirfd, const char *name);
 static int say(const struct load *ld, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int say_errno(const struct load *ld, const char *what);
 static bool strict_base64(const char *s, size_t len);
 static int copy_part(char *dst, size_t cap, size_t max,
                      const unsigned char *src, size_t len);
@@ -93,27 +98,35 @@ static const struct {
 struct auth_users *
 auth_users_load(const char *path, char *err, size_t errlen)
 {
+    return auth_users_load_at(AT_FDCWD, path, path, err, errlen);
+}
+
+struct auth_users *
+auth_users_load_at(int dirfd, const char *name, const char *path, char *err,
+                   size_t errlen)
+{
     struct load ld = { .path = path, .err = err, .errlen = errlen };
     struct auth_users *u, *rv = NULL;
     FILE *f = NULL;
-    char *line = NULL, buf[128];
+    char *line = NULL;
     size_t cap = 0;
     ssize_t n;
 
     if (errlen > 0)
         err[0] = '\0';
-    u = calloc(1, sizeof *u);
-    if (u == NULL || (f = fopen(path, "re")) == NULL) {
-        say(&ld, 0, "%s", strerror_r(errno, buf, sizeof buf));
+    if ((u = calloc(1, sizeof *u)) == NULL) {
+        say_errno(&ld, NULL);
         goto out;
     }
+    if ((f = open_users(&ld, dirfd, name)) == NULL)
+        goto out;
     while ((n = getline(&line, &cap, f)) != -1) {
         ld.line++;
         if (parse_line(u, &ld, line, (size_t)n) == -1)
             goto out;
     }
     if (ferror(f)) {
-        say(&ld, 0, "read: %s", strerror_r(errno, buf, sizeof buf));
+        say_errno(&ld, "read");
         goto out;
     }
     if (finish_table(u, &ld) == 0) {
@@ -126,6 +139,36 @@ out:
         fclose(f);
     auth_users_free(u);
     return rv;
+}
+
+/*
+ * Open NAME in DIRFD as a stream.  Only a regular file: a FIFO put in its
+ * place would hold start-up, or a reload, for ever.  NULL after saying why.
+ */
+static FILE *
+open_users(const struct load *ld, int dirfd, const char *name)
+{
+    struct stat st;
+    FILE *f;
+    int fd;
+
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd == -1 || fstat(fd, &st) == -1) {
+        say_errno(ld, NULL);
+        if (fd != -1)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        say(ld, 0, "not a regular file");
+        close(fd);
+        return NULL;
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        say_errno(ld, NULL);
+        close(fd);
+    }
+    return f;
 }
 
 /* One line of the user file, LEN bytes with its newline, NUL-terminated. */
@@ -423,6 +466,18 @@ say(const struct load *ld, unsigned line, const char *fmt, ...)
     else
         snprintf(ld->err, ld->errlen, "auth: %s: %s", ld->path, what);
     return -1;
+}
+
+/* Say errno's text, after WHAT ("read") when given. */
+static int
+say_errno(const struct load *ld, const char *what)
+{
+    char buf[128];
+    const char *why = strerror_r(errno, buf, sizeof buf);
+
+    if (what != NULL)
+        return say(ld, 0, "%s: %s", what, why);
+    return say(ld, 0, "%s", why);
 }
 
 static bool

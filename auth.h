@@ -47,6 +47,16 @@ struct auth_users;
 struct auth_users *auth_users_load(const char *path, char *err,
                                    size_t errlen);
 
+/*
+ * auth_users_load for the file NAME in the folder DIRFD (AT_FDCWD, or a
+ * descriptor opened before chroot, as tls_files_open_dir makes), so that
+ * it can be read again inside a chroot; PATH, as the user gave it, names
+ * it in messages.  Only a regular file is read.
+ */
+struct auth_users *auth_users_load_at(int dirfd, const char *name,
+                                      const char *path, char *err,
+                                      size_t errlen);
+
 /* Free a table from auth_users_load; NULL is fine. */
 void auth_users_free(struct auth_users *u);
 
@@ -64,7 +74,7 @@ size_t auth_users_count(const struct auth_users *u);
  * not tell which names exist (with mixed kinds or costs in one file, it
  * matches the first line's).  Passwords over AUTH_MAX_PASSWORD bytes are
  * refused without hashing.  Costs one full hash (bcrypt: tens of ms), so
- * call it from a worker thread, after auth_cache_check missed.  Safe from
+ * call it from a check thread (verify.c), never an event loop.  Safe from
  * several threads at once.
  */
 bool auth_verify(const struct auth_users *u, const char *name,

@@ -282,20 +282,6 @@ auth_throttle_fail(struct auth_throttle *t, const char *addr,
 }
 
 void
-auth_throttle_success(struct auth_throttle *t, const char *addr)
-{
-    unsigned char key[KEY_BYTES];
-    uint32_t i;
-
-    addr_key(&t->t, addr, key);
-    pthread_mutex_lock(&t->t.lock);
-    i = table_find(&t->t, key);
-    if (i != NONE)
-        table_drop(&t->t, i);
-    pthread_mutex_unlock(&t->t.lock);
-}
-
-void
 auth_throttle_free(struct auth_throttle *t)
 {
     if (t == NULL)

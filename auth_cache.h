@@ -99,9 +99,6 @@ enum auth_verdict auth_throttle_check(struct auth_throttle *t,
 void auth_throttle_fail(struct auth_throttle *t, const char *addr,
                         uint64_t now_ms);
 
-/* A login from ADDR succeeded: forget its failures.  Others keep theirs. */
-void auth_throttle_success(struct auth_throttle *t, const char *addr);
-
 /* Free the records; NULL is fine.  No thread may still use them. */
 void auth_throttle_free(struct auth_throttle *t);
 

@@ -31,7 +31,10 @@ body_start(struct body *b, const struct files_root *root, const char *path,
     } else {
         return -411;            /* RFC 9110 section 15.5.12 */
     }
-    rv = upload_prepare(root, path, req, declared, max_bytes, &b->up);
+    /* A deposit makes no folder (RFC 4918 9.7.1: a missing parent is a
+     * conflict), so outsiders cannot shape the tree. */
+    rv = upload_prepare_in(root, path, req, declared, max_bytes, !deposit,
+                           &b->up);
     if (rv < 0)
         return rv == -412 && deposit ? -403 : rv;
     b->active = true;

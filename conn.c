@@ -7,7 +7,8 @@
  * the client still sends so our last response is not destroyed by a
  * reset).  Deadlines are kept here; the worker enforces them.  The
  * access-log line is worded by access.c.  CONTINUE and READ_BODY, a PUT
- * body being received, are conn_body.c's; struct conn is in conn_impl.h.
+ * body being received, are conn_body.c's; DELAY and CHECKING, waits at
+ * the gate, are conn_gate.c's; struct conn is in conn_impl.h.
  */
 #include "conn.h"
 
@@ -36,16 +37,13 @@ static enum step step_peek(struct conn *c, struct conn_ctx *ctx);
 static enum step step_plain(struct conn *c, struct conn_ctx *ctx);
 static enum step step_handshake(struct conn *c, struct conn_ctx *ctx);
 static enum step step_read(struct conn *c, struct conn_ctx *ctx);
-static enum step step_delay(struct conn *c, struct conn_ctx *ctx);
 static enum step step_write(struct conn *c, struct conn_ctx *ctx);
-static enum step deny(struct conn *c, struct conn_ctx *ctx,
-                      const struct http_request *req, bool keep,
-                      const struct gate_verdict *v);
 static enum step step_close_notify(struct conn *c, struct conn_ctx *ctx);
 static enum step step_linger(struct conn *c, struct conn_ctx *ctx);
 static enum step parse_head(struct conn *c, struct conn_ctx *ctx);
 static enum step start_response(struct conn *c, struct conn_ctx *ctx,
-                                const struct http_request *req, int status);
+                                const struct http_request *req, int rv,
+                                const struct verify_result *checked);
 static void finish_response(struct conn *c);
 static int ensure_input(struct conn *c);
 static void release_input(struct conn *c);
@@ -54,13 +52,14 @@ static void plain_answer(struct conn *c, const struct http_request *req,
 
 struct conn *
 conn_new(int fd, const struct sockaddr *peer, socklen_t len,
-         const struct conn_ctx *ctx)
+         const struct conn_ctx *ctx, void *owner)
 {
     struct conn *c = calloc(1, sizeof *c);
 
     if (c == NULL)
         return NULL;
     c->fd = fd;
+    c->owner = owner;
     c->state = ST_PEEK;
     c->res.fd = -1;
     c->deadline_ms = ctx->now_ms + ctx->settings->handshake_timeout_ms;
@@ -95,7 +94,8 @@ conn_run(struct conn *c, struct conn_ctx *ctx)
             r = conn_step_read_body(c, ctx);
             break;
         case ST_DELAY:
-            r = step_delay(c, ctx);
+        case ST_CHECKING:
+            r = conn_step_wait(c, ctx);
             break;
         case ST_WRITE:
             r = step_write(c, ctx);
@@ -132,13 +132,12 @@ conn_expire(struct conn *c, struct conn_ctx *ctx)
         "before any byte", "reading a plain-HTTP request", "in handshake",
         "reading a request head", "sending 100 Continue",
         "reading a request body", "holding back a refusal",
+        "waiting for a password check",
         "sending a response", "closing", "lingering",
     };
 
-    if (c->state == ST_DELAY) {
-        conn_begin_write(c, ctx);
-        return conn_run(c, ctx);
-    }
+    if (c->state == ST_DELAY || c->state == ST_CHECKING)
+        return conn_gate_expire(c, ctx);
     if (c->state == ST_READ_HEAD && !c->head_started)
         log_debug("conn: %s: idle timeout", c->peer);
     else
@@ -151,6 +150,8 @@ conn_free(struct conn *c)
 {
     if (c == NULL)
         return;
+    if (c->job != NULL)
+        verify_cancel(c->job);  /* nobody waits for the check now */
     if (c->have_response)
         finish_response(c);     /* logs what was sent before the end */
     if (c->body != NULL) {
@@ -309,7 +310,23 @@ parse_head(struct conn *c, struct conn_ctx *ctx)
         rv = -431;
     if (rv == 0)
         return STEP_READ;
-    return start_response(c, ctx, &req, rv);
+    return start_response(c, ctx, &req, rv, NULL);
+}
+
+enum conn_wait
+conn_checked(struct conn *c, struct conn_ctx *ctx,
+             const struct verify_result *checked)
+{
+    struct http_request req;
+    enum step next;
+    int rv;
+
+    c->job = NULL;
+    /* The head waited in the buffer, unchanged: it parses as before. */
+    rv = http_parse_request(c->in, c->in_len, &req);
+    c->state = ST_READ_HEAD;
+    next = start_response(c, ctx, &req, rv, checked);
+    return next == STEP_AGAIN ? conn_run(c, ctx) : (enum conn_wait)next;
 }
 
 /*
@@ -320,25 +337,23 @@ parse_head(struct conn *c, struct conn_ctx *ctx)
  */
 static enum step
 start_response(struct conn *c, struct conn_ctx *ctx,
-               const struct http_request *req, int rv)
+               const struct http_request *req, int rv,
+               const struct verify_result *checked)
 {
     struct respond_env env = conn_make_env(ctx);
     bool keep = rv > 0 && req->keep_alive && !ctx->stopping &&
                 !req->chunked &&
                 !(req->has_content_length && req->content_length > 0);
-
-    struct gate_verdict v;
+    enum step next;
 
     c->user[0] = '\0';
     c->deposit = false;
     if (rv < 0)
         return conn_refuse(c, ctx, NULL, -rv, NULL);
-    gate_check(ctx->settings->gate, req, c->cert_user, c->host, ctx->now_ms,
-               &v);
-    memcpy(c->user, v.user, sizeof c->user);
-    if (v.status != 0)
-        return deny(c, ctx, req, keep, &v);
-    c->deposit = env.deposit = v.deposit;
+    if (!conn_pass_gate(c, ctx, req, keep, checked, &next))
+        return next;
+    env.deposit = c->deposit;
+    env.offer_writes = env.writable && c->may_write;
     if (req->method == HTTP_METHOD_PUT && ctx->settings->writable)
         return conn_start_upload(c, ctx, req, rv);
     memset(&c->res, 0, sizeof c->res);
@@ -400,62 +415,10 @@ conn_make_env(const struct conn_ctx *ctx)
         .root = ctx->settings->root,
         .now = time(NULL),
         .writable = ctx->settings->writable,
+        .offer_writes = ctx->settings->writable,
     };
 
     return env;
-}
-
-/*
- * Refuse access as the gate said (401, 403, 429).  The connection stays
- * open after a 401 or 403 when the request had no body, so a client can
- * send its credentials at once; a failed login's answer may be held back
- * (ST_DELAY) so that guessing passwords cannot go at network speed.
- */
-static enum step
-deny(struct conn *c, struct conn_ctx *ctx, const struct http_request *req,
-     bool keep, const struct gate_verdict *v)
-{
-    struct respond_env env = conn_make_env(ctx);
-    bool head = req->method == HTTP_METHOD_HEAD;
-
-    keep = keep && v->status != 429;
-    memset(&c->res, 0, sizeof c->res);
-    c->res.fd = -1;
-    if (respond_denied(v->status, v->retry_after_s, &env, keep, head,
-                       &c->res) == -1) {
-        response_free(&c->res);
-        return STEP_DONE;
-    }
-    access_begin(&c->log, c->host, c->user, req, c->in, c->in_len,
-                 v->status, env.now);
-    c->have_response = true;
-    if (keep) {
-        c->in_len -= req->head_len;
-        memmove(c->in, c->in + req->head_len, c->in_len);
-        c->reparse = c->in_len > 0;
-    } else {
-        c->in_len = 0;
-    }
-    if (v->delay_ms == 0)
-        return conn_begin_write(c, ctx);
-    c->state = ST_DELAY;
-    c->deadline_ms = ctx->now_ms + v->delay_ms;
-    return STEP_AGAIN;
-}
-
-/*
- * Hold the answer until the deadline (conn_expire sends it).  Nothing is
- * watched meanwhile but a hang-up, which ends the connection.
- */
-static enum step
-step_delay(struct conn *c, struct conn_ctx *ctx)
-{
-    char byte;
-
-    (void)ctx;
-    if (recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
-        return STEP_DONE;
-    return STEP_TIMER;
 }
 
 /*

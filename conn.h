@@ -17,6 +17,7 @@
 #include "files.h"
 #include "gate.h"
 #include "tls.h"
+#include "verify.h"
 
 /* Settings every connection reads; filled once by main. */
 struct conn_settings {
@@ -37,6 +38,8 @@ struct conn_ctx {
     char *scratch;                  /* one TLS record of plaintext */
     size_t scratch_len;
     uint64_t now_ms;                /* CLOCK_MONOTONIC */
+    struct verify_sink *checks;     /* the worker's finished password
+                                       checks arrive here */
     bool stopping;                  /* graceful stop: finish, then close */
 };
 
@@ -50,11 +53,12 @@ enum conn_wait {
 struct conn;
 
 /*
- * A connection on accepted non-blocking socket FD from PEER.  Returns NULL
- * on ENOMEM (the caller closes FD).
+ * A connection on accepted non-blocking socket FD from PEER.  OWNER is
+ * the worker's handle for it, handed back with its password checks (see
+ * conn_checked).  Returns NULL on ENOMEM (the caller closes FD).
  */
 struct conn *conn_new(int fd, const struct sockaddr *peer, socklen_t len,
-                      const struct conn_ctx *ctx);
+                      const struct conn_ctx *ctx, void *owner);
 
 /* Advance C after its socket became ready (or on a timer). */
 enum conn_wait conn_run(struct conn *c, struct conn_ctx *ctx);
@@ -72,7 +76,15 @@ bool conn_is_idle(const struct conn *c);
  */
 enum conn_wait conn_expire(struct conn *c, struct conn_ctx *ctx);
 
-/* Close the socket and free everything; accepts NULL. */
+/*
+ * C's password check has finished with CHECKED: go on with the request
+ * that waited for it.  Returns what to wait for next, as conn_run.
+ */
+enum conn_wait conn_checked(struct conn *c, struct conn_ctx *ctx,
+                            const struct verify_result *checked);
+
+/* Close the socket and free everything (cancelling a password check in
+ * flight); accepts NULL. */
 void conn_free(struct conn *c);
 
 #endif /* FERRY_CONN_H */

@@ -35,8 +35,9 @@ static enum step end_upload(struct conn *c, struct conn_ctx *ctx, int failed,
 
 /*
  * A PUT on a writable share: check all that can be checked before the
- * body (path, length, preconditions, room), then ask for the body (with
- * 100 Continue when the client waits for it) or refuse at once, unread.
+ * body (path, length, preconditions, room, and for a drop box's deposit
+ * that its folder exists), then ask for the body (with 100 Continue when
+ * the client waits for it) or refuse at once, unread.
  * The head stays at the start of the input buffer until the upload ends.
  */
 enum step
@@ -94,6 +95,9 @@ refusal_detail(const struct conn *c, int status)
 {
     if (c->deposit && status == 403)
         return "This drop box takes new files only, and that name is taken.";
+    if (c->deposit && status == 409)
+        return "This drop box makes no folder: send the file into one that "
+               "exists.";
     return respond_write_detail(status);
 }
 

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "respond.h"
 #include "tls.h"
+#include "verify.h"
 
 enum state {
     ST_PEEK,
@@ -32,6 +33,7 @@ enum state {
     ST_CONTINUE,
     ST_READ_BODY,
     ST_DELAY,               /* a refusal held back (login throttle) */
+    ST_CHECKING,            /* the head waits for a password check */
     ST_WRITE,
     ST_CLOSE_NOTIFY,
     ST_LINGER,
@@ -64,6 +66,10 @@ struct conn {
     size_t head_len;            /* its head, kept at the start of in */
     struct access_line log;     /* the access-log line in the making */
     bool deposit;               /* this request: drop box, new files only */
+    bool may_write;             /* this request's client may write, or
+                                   could after logging in */
+    struct verify_job *job;     /* ST_CHECKING: the password check */
+    void *owner;                /* the worker's handle, for the check */
     char user[AUTH_NAME_CAP];   /* this request's verified user, or "" */
     char cert_user[AUTH_NAME_CAP]; /* the client certificate's CN, or "" */
     char host[64];              /* peer address, for the access log */
@@ -82,6 +88,24 @@ enum step conn_begin_write(struct conn *c, struct conn_ctx *ctx);
 
 /* What respond.c needs to know about the share, and the time now. */
 struct respond_env conn_make_env(const struct conn_ctx *ctx);
+
+/* In conn_gate.c. */
+
+/*
+ * Ask the gate about REQ (CHECKED: its finished password check, or NULL).
+ * Returns true with C->user and C->deposit set when the request may go
+ * on; else false with *NEXT: a refusal under way, a refusal held back
+ * (ST_DELAY), or a wait for a password check (ST_CHECKING).
+ */
+bool conn_pass_gate(struct conn *c, struct conn_ctx *ctx,
+                    const struct http_request *req, bool keep,
+                    const struct verify_result *checked, enum step *next);
+
+/* ST_DELAY and ST_CHECKING: watch for nothing but a hang-up. */
+enum step conn_step_wait(struct conn *c, struct conn_ctx *ctx);
+
+/* The deadline of ST_DELAY (send the refusal) or ST_CHECKING (give up). */
+enum conn_wait conn_gate_expire(struct conn *c, struct conn_ctx *ctx);
 
 /* In conn_body.c. */
 

@@ -6,8 +6,9 @@
  * place of each byte that is not part of well-formed UTF-8, while hrefs
  * carry the exact bytes percent-encoded, so every link leads to its file.
  * A writable share gets the drop page: page.c's controls and script, and a
- * delete button per row.  Accept parsing is accept.c's, the page's style,
- * script and policy are page.c's.
+ * delete button per row; those who may only deposit in a drop box get a
+ * page with the drop controls and no listing.  Accept parsing is
+ * accept.c's; the page's style, script and policy are page.c's.
  */
 #include "listing.h"
 
@@ -55,7 +56,8 @@ static const struct accept_type formats[] = {
 
 static void render_html(struct buf *b, const char *path,
                         const struct listing *l, bool writable);
-static void put_html_head(struct buf *b, const char *path, bool writable);
+static void put_html_head(struct buf *b, const char *title,
+                          const char *path, bool writable);
 static void put_breadcrumb(struct buf *b, const char *path);
 static void put_up_link(struct buf *b, size_t up);
 static void put_html_row(struct buf *b, const struct listing_entry *e,
@@ -126,6 +128,24 @@ listing_render(enum listing_format format, const char *path,
     return buf_finish(&b, len);
 }
 
+/*
+ * The heading names the folder, as a listing's does, so that a deposit in
+ * a subfolder shows where it goes.
+ */
+char *
+listing_render_deposit(const char *path, size_t *len)
+{
+    struct buf b = { NULL, 0, 0, false };
+
+    put_html_head(&b, "Drop box", path, true);
+    buf_str(&b, "<body>\n<h1>Drop box ");
+    put_breadcrumb(&b, path);
+    buf_str(&b, "</h1>\n");
+    buf_str(&b, page_deposit_controls());
+    buf_fmt(&b, "<script>%s</script>\n</body>\n</html>\n", page_script());
+    return buf_finish(&b, len);
+}
+
 const char *
 listing_csp(bool writable)
 {
@@ -143,7 +163,7 @@ render_html(struct buf *b, const char *path, const struct listing *l,
 {
     size_t i;
 
-    put_html_head(b, path, writable);
+    put_html_head(b, "Index of", path, writable);
     buf_str(b, "<body>\n<h1>Index of ");
     put_breadcrumb(b, path);
     buf_str(b, "</h1>\n");
@@ -172,12 +192,15 @@ render_html(struct buf *b, const char *path, const struct listing *l,
 }
 
 static void
-put_html_head(struct buf *b, const char *path, bool writable)
+put_html_head(struct buf *b, const char *title, const char *path,
+              bool writable)
 {
     buf_str(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
             "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
             "content=\"width=device-width, initial-scale=1\">\n"
-            "<link rel=\"icon\" href=\"data:,\">\n<title>Index of /");
+            "<link rel=\"icon\" href=\"data:,\">\n<title>");
+    buf_str(b, title);
+    buf_str(b, " /");
     if (!is_root(path)) {
         put_html(b, path, strlen(path));
         buf_str(b, "/");

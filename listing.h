@@ -41,6 +41,15 @@ char *listing_render(enum listing_format format, const char *path,
                      const struct listing *l, bool writable, size_t *len);
 
 /*
+ * The HTML page a drop box shows those who may only deposit, for the
+ * folder at relative PATH: the drop controls and script, a note that
+ * nothing is listed, and no entries, "new folder" or delete buttons.
+ * Its policy is listing_csp(true).  Returns a malloc'd buffer of *LEN
+ * bytes (caller frees), or NULL with errno ENOMEM.
+ */
+char *listing_render_deposit(const char *path, size_t *len);
+
+/*
  * The Content-Security-Policy for HTML listings rendered with the same
  * WRITABLE: nothing but the page's own inline style is allowed (by its
  * hash); writable, also its script (by hash) and requests to its origin.

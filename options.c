@@ -100,6 +100,9 @@ check_access(struct options *o)
         bad = "--public-read goes with --auth or --client-ca";
     else if (o->writers != NULL && !users)
         bad = "--writers goes with --auth or --client-ca";
+    else if (o->writers != NULL && !o->writable && !o->drop_box)
+        bad = "--writers goes with -w or --drop-box (without them "
+              "nobody writes)";
     else if (o->drop_box && o->public_read)
         bad = "--drop-box and --public-read contradict each other";
     if (bad != NULL) {

@@ -56,6 +56,7 @@ static const char style_drop[] =
     "#pick{position:absolute;width:1px;height:1px;opacity:0}"
     "#pick:focus-visible+label{outline:2px solid #0645ad}"
     "#msg{font-weight:600;overflow-wrap:anywhere}#msg:empty{display:none}"
+    ".note{color:#555}"
     ".job{display:grid;"
     "grid-template-columns:minmax(0,1fr) 7em 15.5em 6.5em 6.5em;"
     "gap:.2em .7em;align-items:center;padding:.35em 0;"
@@ -78,6 +79,7 @@ static const char style_drop[] =
     "@media (prefers-color-scheme:dark){.drop{border-color:#555}"
     ".over .drop{background:#1b2636}"
     ".btn{background:#2a2a2a;border-color:#555}.btn:hover{background:#353535}"
+    ".note{color:#aaa}"
     ".job{border-color:#333}.done .result,.replaced .result{color:#6ccf8a}"
     ".error .result,.del{color:#ff8a80}.del:hover{border-color:#ff8a80}}";
 
@@ -93,13 +95,31 @@ static const char controls[] =
     "</div>\n";
 
 /*
+ * For those who may only deposit: no "new folder" (a drop box makes none
+ * for them), and words on why nothing is listed.  data-deposit tells the
+ * script to stay away from the listing.
+ */
+static const char deposit_controls[] =
+    "<div class=\"drop\" data-deposit>\n"
+    "<p class=\"note\">This drop box is upload-only: files sent here are "
+    "delivered but not shown, your own included, and a name already taken "
+    "cannot be replaced.</p>\n"
+    "<p>Drop files here or <input type=\"file\" id=\"pick\" multiple>"
+    "<label class=\"btn\" for=\"pick\">choose files</label></p>\n"
+    "<p id=\"msg\" role=\"status\"></p>\n"
+    "<div id=\"jobs\"></div>\n"
+    "</div>\n";
+
+/*
  * Uploads are PUTs of the File itself, so the browser streams it from
  * disk; at most MAX_SENDING at once, the rest wait in the queue.  A file
  * is only replaced once the user said yes: a name the listing shows is
  * asked about first, any other goes with "If-None-Match: *" and is asked
  * about on 412.  Nothing a server or a file name says is ever parsed as
  * HTML: names go in through textContent, hrefs through
- * encodeURIComponent.  No inline handlers: the policy forbids them.
+ * encodeURIComponent.  No inline handlers: the policy forbids them.  On
+ * a drop box's deposit page (data-deposit) nothing is listed, so there is
+ * nothing to ask about, refresh, create or delete.
  */
 static const char script[] =
     "'use strict';\n"
@@ -111,6 +131,7 @@ static const char script[] =
     "  var pick = document.getElementById('pick');\n"
     "  var empty = document.getElementById('empty');\n"
     "  var tbody = document.querySelector('tbody');\n"
+    "  var deposit = document.querySelector('[data-deposit]') !== null;\n"
     "\n"
     "  function el(tag, cls, text) {\n"
     "    var e = document.createElement(tag);\n"
@@ -193,7 +214,7 @@ static const char script[] =
     "    job.url = encode(job.file.name);\n"
     "    if (job.url === null)\n"
     "      return finish(job, 'error', 'error: not a valid Unicode name');\n"
-    "    if (listed(job.file.name))\n"
+    "    if (!deposit && listed(job.file.name))\n"
     "      ask(job);\n"
     "    else\n"
     "      send(job, true);\n"
@@ -250,7 +271,8 @@ static const char script[] =
     "\n"
     "  function answered(job, xhr, createOnly) {\n"
     "    var s = xhr.status;\n"
-    "    if (s === 201) return finish(job, 'done', 'done');\n"
+    "    if (s === 201)\n"
+    "      return finish(job, 'done', deposit ? 'delivered' : 'done');\n"
     "    if (s === 204) return finish(job, 'replaced', 'replaced');\n"
     "    if (s === 412 && createOnly) return ask(job);\n"
     "    finish(job, 'error', failure(s, xhr.responseText));\n"
@@ -261,7 +283,7 @@ static const char script[] =
     "    if (cls === 'done' || cls === 'replaced') {\n"
     "      progress(job, job.file.size);\n"
     "      if (secs > 0) job.speed.textContent = speed(job.file.size / secs);\n"
-    "      refresh();\n"
+    "      if (!deposit) refresh();\n"
     "    }\n"
     "    job.row.classList.add(cls);\n"
     "    job.result.textContent = text;\n"
@@ -425,6 +447,7 @@ static const char script[] =
     "    Array.prototype.forEach.call(pick.files, add);\n"
     "    pick.value = '';\n"
     "  });\n"
+    "  if (deposit) return;\n"
     "  document.getElementById('mkdir').addEventListener('click', mkdir);\n"
     "  tbody.addEventListener('click', function (e) {\n"
     "    var button = e.target.closest('button.del');\n"
@@ -452,6 +475,12 @@ const char *
 page_controls(void)
 {
     return controls;
+}
+
+const char *
+page_deposit_controls(void)
+{
+    return deposit_controls;
 }
 
 const char *

@@ -24,9 +24,17 @@ const char *page_style(bool writable);
 const char *page_controls(void);
 
 /*
+ * The controls of a drop box's deposit page, for those who may only add
+ * files: the drop zone and file picker, a note that nothing is listed,
+ * and no "new folder".  Static storage.
+ */
+const char *page_deposit_controls(void);
+
+/*
  * The drop page's script, exactly the bytes that go between <script> and
  * </script>, placed last in <body>.  It expects page_controls() and the
- * listing's <tbody> with a delete button per row.  Static storage.
+ * listing's <tbody> with a delete button per row, or
+ * page_deposit_controls() and no listing.  Static storage.
  */
 const char *page_script(void);
 

@@ -67,6 +67,9 @@ static int refuse_with(int status, const char *detail,
 static int respond_write_op(const struct http_request *req,
                             const struct respond_env *env, bool keep_alive,
                             struct response *res);
+static int respond_options(const struct http_request *req,
+                           const struct respond_env *env, bool keep_alive,
+                           struct response *res);
 static bool active_content(const char *type);
 static int status_for_errno(int err);
 static void head_common(struct http_head *h, char *buf, int status,
@@ -87,15 +90,8 @@ respond_request(const struct http_request *req,
     case HTTP_METHOD_GET:
     case HTTP_METHOD_HEAD:
         return respond_path(req, env, keep_alive, res);
-    case HTTP_METHOD_OPTIONS: {
-        char buf[RESPOND_HEAD_MAX];
-        struct http_head h;
-
-        head_common(&h, buf, 204, env, keep_alive);
-        http_head_add(&h, "Allow", "%s", ALLOW(env));
-        res->close_after = !keep_alive;
-        return finish(res, &h, 204, NULL, 0, false);
-    }
+    case HTTP_METHOD_OPTIONS:
+        return respond_options(req, env, keep_alive, res);
     case HTTP_METHOD_UNKNOWN:
         return respond_error(501, env, keep_alive, false, res);
     case HTTP_METHOD_PUT:
@@ -111,6 +107,30 @@ respond_request(const struct http_request *req,
     default:
         return respond_error(405, env, keep_alive, false, res);
     }
+}
+
+/*
+ * 204 with Allow, for "*" (the server) or a target that names a path as
+ * any other method's would; a malformed one, or the authority-form only
+ * CONNECT may use, gets 400 like elsewhere (RFC 9112 3.2).
+ */
+static int
+respond_options(const struct http_request *req,
+                const struct respond_env *env, bool keep_alive,
+                struct response *res)
+{
+    char buf[RESPOND_HEAD_MAX];
+    struct http_head h;
+    struct target_path tp;
+    int rv;
+
+    if (!(req->target.len == 1 && req->target.ptr[0] == '*') &&
+        (rv = path_from_target(req->target.ptr, req->target.len, &tp)) < 0)
+        return respond_error(-rv, env, keep_alive, false, res);
+    head_common(&h, buf, 204, env, keep_alive);
+    http_head_add(&h, "Allow", "%s", ALLOW(env));
+    res->close_after = !keep_alive;
+    return finish(res, &h, 204, NULL, 0, false);
 }
 
 int
@@ -134,8 +154,10 @@ respond_denied(int status, unsigned retry_after_s,
                bool head_only, struct response *res)
 {
     const char *detail = status == 401 ? "Log in to go on." :
-                         status == 429 ? "Too many failed logins from "
-                                         "your address; wait and retry." :
+                         status == 429 ? "Too many logins from your "
+                                         "address; wait and retry." :
+                         status == 503 ? "Too many logins to check at "
+                                         "once; retry shortly." :
                          "You may not do this here.";
 
     return refuse_with(status, detail, retry_after_s, env, keep_alive,
@@ -165,7 +187,7 @@ refuse_with(int status, const char *detail, unsigned retry_after_s,
     if (status == 401)          /* RFC 7617; the realm is ours */
         http_head_add(&h, "WWW-Authenticate",
                       "Basic realm=\"ferry\", charset=\"UTF-8\"");
-    if (status == 429)
+    if ((status == 429 || status == 503) && retry_after_s > 0)
         http_head_add(&h, "Retry-After", "%u", retry_after_s);
     http_head_add(&h, "Content-Type", "text/plain; charset=utf-8");
     http_head_add(&h, "Content-Length", "%d", n);
@@ -270,7 +292,11 @@ respond_dir(const struct http_request *req, const struct respond_env *env,
         return respond_error(status_for_errno(errno), env, keep_alive,
                              head_only, res);
     format = listing_pick_format(req->accept.ptr, req->accept.len);
-    body = listing_render(format, tp->path, &list, env->writable, &len);
+    if (env->deposit && format == LISTING_HTML)
+        body = listing_render_deposit(tp->path, &len);  /* upload-only */
+    else
+        body = listing_render(format, tp->path, &list, env->offer_writes,
+                              &len);
     listing_free(&list);
     if (body == NULL)
         return -1;
@@ -282,7 +308,7 @@ respond_dir(const struct http_request *req, const struct respond_env *env,
     http_head_add(&h, "Cache-Control", "no-cache");
     if (format == LISTING_HTML)
         http_head_add(&h, "Content-Security-Policy", "%s",
-                      listing_csp(env->writable));
+                      listing_csp(env->offer_writes || env->deposit));
     res->close_after = !keep_alive;
     return finish(res, &h, 200, body, len, !head_only);
 }

@@ -50,6 +50,8 @@ struct respond_env {
     bool writable;          /* -w: PUT, DELETE and MKCOL allowed */
     bool deposit;           /* drop box outsider: sees nothing, may only
                                create new files */
+    bool offer_writes;      /* the listing page shows upload controls:
+                               the client may write, or may after a login */
 };
 
 /*
@@ -78,7 +80,8 @@ int respond_refusal(int status, const char *detail,
 
 /*
  * Refuse access: 401 asks for a login (WWW-Authenticate), 403 says no,
- * 429 says when to come back (RETRY_AFTER_S).  Returns 0, or -1.
+ * 429 (too many logins from one address) and 503 (too many to check at
+ * once) say when to come back (RETRY_AFTER_S).  Returns 0, or -1.
  */
 int respond_denied(int status, unsigned retry_after_s,
                    const struct respond_env *env, bool keep_alive,

@@ -1,12 +1,11 @@
 /*
- * server.c: listening sockets, privilege drop, and the workers' event
- * loops; the command line is read by options.c.
+ * server.c: start-up, listening sockets, privilege drop, signals and the
+ * graceful stop; the command line is read by options.c, the event loops
+ * are worker.c's.
  *
- * One worker thread per CPU, each with its own epoll set holding the
- * shared listening sockets (EPOLLEXCLUSIVE: one worker wakes per new
- * client) and its own connections.  No thread per connection: a client is
- * a conn (conn.c) that runs only when its socket is ready.  The main
- * thread sets up, then waits for signals and conducts the graceful stop.
+ * The main thread sets up, starts one worker per CPU (and, with --auth,
+ * the password-check threads), then waits for signals: SIGHUP reloads,
+ * SIGINT and SIGTERM stop.
  */
 #include <errno.h>
 #include <grp.h>
@@ -35,44 +34,13 @@
 #include "options.h"
 #include "tidy.h"
 #include "tls.h"
+#include "worker.h"
 
 #define LISTEN_BACKLOG  4096
-#define EVENTS_PER_WAIT 128
-#define ACCEPT_BURST    64      /* new clients per wakeup: fairness */
-#define SWEEP_MS        500     /* how often deadlines are checked */
-#define DRAIN_MS        5000    /* graceful stop: time for responses */
 #define FD_RESERVE      64      /* descriptors kept for files, logs */
+#define ACCESS_TEXT_CAP 160     /* the banner's who-may-do-what part */
 
-/* What the epoll set of a worker holds: a tag says which. */
-enum slot_kind {
-    SLOT_LISTENER,
-    SLOT_WAKE,
-    SLOT_CONN,
-};
-
-struct slot {
-    enum slot_kind kind;
-    int fd;
-    enum conn_wait wait;        /* SLOT_CONN: what epoll watches now */
-    struct conn *conn;
-    struct slot *prev, *next;   /* the worker's connections */
-};
-
-struct worker {
-    pthread_t thread;
-    int epfd;
-    struct slot wake;           /* eventfd: the main thread's knock */
-    struct slot listeners[OPTIONS_MAX_LISTENERS];
-    size_t nlisteners;
-    struct slot *conns;
-    int spare_fd;               /* given up to shed a client at EMFILE */
-    struct conn_ctx ctx;
-    uint64_t stop_deadline_ms;
-};
-
-static atomic_size_t open_conns;
-static atomic_bool stopping;
-static size_t max_conns;
+static struct worker_shared shared;
 
 static size_t bind_all(const struct options *o, int *fds);
 static size_t bind_one(const char *host, uint16_t port, int *fds,
@@ -82,32 +50,25 @@ static void make_gate(struct options *o, struct gate *g);
 static void block_signals(sigset_t *sigs);
 static struct tls_server *make_tls(const struct options *o);
 static void clean_stale(const struct files_root *root);
-static void start_workers(struct worker *workers, const struct options *o,
-                          const int *fds, size_t nfds);
+static void start_workers(struct worker **workers, struct gate *gate,
+                          const struct options *o, const int *fds,
+                          size_t nfds);
 static void serve_until_stop(const sigset_t *sigs, struct gate *gate,
                              struct tls_server *tls);
-static void stop_workers(struct worker *workers, size_t n);
+static void stop_workers(struct worker **workers, size_t n,
+                         struct gate *gate);
 static void raise_fd_limit(void);
 static void drop_privileges(const struct files_root *root,
                             const struct passwd *pw);
 static void announce(const struct options *o, const char *dir,
                      const int *fds, size_t nfds, struct tls_server *tls);
-static int worker_init(struct worker *w, const struct options *o,
-                       const int *fds, size_t nfds);
-static void *worker_main(void *arg);
-static void worker_accept(struct worker *w, struct slot *l);
-static void worker_run_conn(struct worker *w, struct slot *s);
-static void worker_watch(struct worker *w, struct slot *s,
-                         enum conn_wait wait);
-static void worker_drop(struct worker *w, struct slot *s);
-static void worker_sweep(struct worker *w, bool close_idle);
-static void worker_free(struct worker *w);
-static uint64_t now_ms(void);
+static void describe_access(const struct options *o, char *out,
+                            size_t cap);
 
 int
 main(int argc, char **argv)
 {
-    static struct worker workers[OPTIONS_MAX_WORKERS];
+    static struct worker *workers[OPTIONS_MAX_WORKERS];
     static struct gate gate;
     struct files_root root = { -1, false };
     struct tls_server *tls;
@@ -126,8 +87,8 @@ main(int argc, char **argv)
 
     /* Everything that needs the world outside DIR happens before chroot. */
     raise_fd_limit();
-    if (o.max_conns != 0 && o.max_conns < max_conns)
-        max_conns = (size_t)o.max_conns;
+    if (o.max_conns != 0 && o.max_conns < shared.max_conns)
+        shared.max_conns = (size_t)o.max_conns;
     if (mime_load("/etc/mime.types") == -1)
         log_debug("mime: /etc/mime.types not read, using built-in types");
     tzset();
@@ -146,10 +107,10 @@ main(int argc, char **argv)
     o.settings.tls = tls;
     o.settings.root = &root;
     o.settings.gate = &gate;
-    start_workers(workers, &o, fds, nfds);
+    start_workers(workers, &gate, &o, fds, nfds);
     announce(&o, dir, fds, nfds, tls);
     serve_until_stop(&sigs, &gate, tls);
-    stop_workers(workers, o.workers);
+    stop_workers(workers, o.workers, &gate);
 
     for (i = 0; i < nfds; i++)
         close(fds[i]);
@@ -199,18 +160,23 @@ clean_stale(const struct files_root *root)
                  "earlier run", stale);
 }
 
+/* The password-check threads (with --auth), then the workers. */
 static void
-start_workers(struct worker *workers, const struct options *o,
-              const int *fds, size_t nfds)
+start_workers(struct worker **workers, struct gate *gate,
+              const struct options *o, const int *fds, size_t nfds)
 {
+    char err[AUTH_ERR_CAP];
     size_t i;
 
-    for (i = 0; i < o->workers; i++)
-        if (worker_init(&workers[i], o, fds, nfds) == -1)
+    if (gate_start_checks(gate, (unsigned)o->workers, err) == -1)
+        fatalx("%s", err);
+    for (i = 0; i < o->workers; i++) {
+        workers[i] = worker_new(&o->settings, &shared, fds, nfds);
+        if (workers[i] == NULL)
             fatal("start: worker %zu", i);
+    }
     for (i = 0; i < o->workers; i++)
-        if (pthread_create(&workers[i].thread, NULL, worker_main,
-                           &workers[i]) != 0)
+        if (worker_start(workers[i]) == -1)
             fatalx("start: cannot start worker threads");
 }
 
@@ -235,21 +201,24 @@ serve_until_stop(const sigset_t *sigs, struct gate *gate,
              sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-/* Graceful stop: every worker finishes what it can, then ends. */
+/*
+ * Graceful stop: every worker finishes what it can, then ends.  The
+ * password checks stop between the two: a check still running delivers
+ * its result to its worker's sink, which must still be there.
+ */
 static void
-stop_workers(struct worker *workers, size_t n)
+stop_workers(struct worker **workers, size_t n, struct gate *gate)
 {
-    uint64_t one = 1;
     size_t i;
 
-    atomic_store(&stopping, true);
+    atomic_store(&shared.stopping, true);
     for (i = 0; i < n; i++)
-        if (write(workers[i].wake.fd, &one, sizeof one) == -1)
-            log_warn("stop: cannot wake worker %zu", i);
-    for (i = 0; i < n; i++) {
-        pthread_join(workers[i].thread, NULL);
-        worker_free(&workers[i]);
-    }
+        worker_wake(workers[i]);
+    for (i = 0; i < n; i++)
+        worker_join(workers[i]);
+    gate_stop_checks(gate);
+    for (i = 0; i < n; i++)
+        worker_free(workers[i]);
 }
 
 /* Bind every -b address, or all addresses (one dual-stack socket). */
@@ -352,8 +321,9 @@ listen_on(const struct addrinfo *ai, uint16_t port)
 
 /*
  * Who may do what: the roles from the options and, with --auth, the user
- * file (read now, before any chroot), the login cache and the failure
- * throttle.  A user file that does not load ends start-up.
+ * file (read now, before any chroot, through its folder, which stays open
+ * for SIGHUP), the login cache and the failure throttle.  A user file
+ * that does not load ends start-up.
  */
 static void
 make_gate(struct options *o, struct gate *g)
@@ -389,7 +359,7 @@ raise_fd_limit(void)
             log_warn("start: cannot raise the descriptor limit");
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        max_conns = rl.rlim_cur > 2 * FD_RESERVE ?
+        shared.max_conns = rl.rlim_cur > 2 * FD_RESERVE ?
                     (size_t)(rl.rlim_cur - FD_RESERVE) / 3 : FD_RESERVE / 3;
 }
 
@@ -424,16 +394,15 @@ static void
 announce(const struct options *o, const char *dir, const int *fds,
          size_t nfds, struct tls_server *tls)
 {
+    char who[ACCESS_TEXT_CAP];
     unsigned port = 0;
     bool wildcard = false;
     size_t i;
 
-    log_info("serving %s (%s%s%s)", dir,
-             o->drop_box ? "drop box" :
-             o->writable ? "uploads allowed" : "read-only",
-             o->hidden ? ", dotfiles shown" : "",
-             o->auth_path == NULL ? "" :
-             o->public_read ? ", logins for writing" : ", logins required");
+    describe_access(o, who, sizeof who);
+    log_info("serving %s (%s%s%s)", dir, who,
+             o->client_ca != NULL ? "; client certificates required" : "",
+             o->hidden ? "; dotfiles shown" : "");
     for (i = 0; i < nfds; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
@@ -469,223 +438,36 @@ announce(const struct options *o, const char *dir, const int *fds,
              tls_server_pin(tls), port);
 }
 
-static int
-worker_init(struct worker *w, const struct options *o, const int *fds,
-            size_t nfds)
-{
-    struct epoll_event ev = { 0 };
-    size_t i;
-
-    memset(w, 0, sizeof *w);
-    w->ctx.settings = &o->settings;
-    w->ctx.scratch_len = 16384;
-    w->ctx.scratch = malloc(w->ctx.scratch_len);
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
-    w->wake.kind = SLOT_WAKE;
-    w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    w->spare_fd = eventfd(0, EFD_CLOEXEC);
-    if (w->ctx.scratch == NULL || w->epfd == -1 || w->wake.fd == -1)
-        return -1;
-    ev.events = EPOLLIN;
-    ev.data.ptr = &w->wake;
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake.fd, &ev) == -1)
-        return -1;
-    for (i = 0; i < nfds; i++) {
-        w->listeners[i].kind = SLOT_LISTENER;
-        w->listeners[i].fd = fds[i];
-        ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-        ev.data.ptr = &w->listeners[i];
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fds[i], &ev) == -1)
-            return -1;
-    }
-    w->nlisteners = nfds;
-    return 0;
-}
-
-/* The event loop of one worker, until the graceful stop is over. */
-static void *
-worker_main(void *arg)
-{
-    struct worker *w = arg;
-    struct epoll_event events[EVENTS_PER_WAIT];
-    uint64_t next_sweep = now_ms() + SWEEP_MS;
-
-    for (;;) {
-        int n = epoll_wait(w->epfd, events, EVENTS_PER_WAIT, SWEEP_MS), i;
-
-        w->ctx.now_ms = now_ms();
-        for (i = 0; i < n; i++) {
-            struct slot *s = events[i].data.ptr;
-
-            if (s->kind == SLOT_LISTENER && !w->ctx.stopping)
-                worker_accept(w, s);
-            else if (s->kind == SLOT_CONN)
-                worker_run_conn(w, s);
-        }
-        if (atomic_load(&stopping) && !w->ctx.stopping) {
-            size_t j;
-
-            w->ctx.stopping = true;
-            w->stop_deadline_ms = w->ctx.now_ms + DRAIN_MS;
-            for (j = 0; j < w->nlisteners; j++)
-                epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listeners[j].fd, NULL);
-            epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->wake.fd, NULL);
-        }
-        if (w->ctx.stopping || w->ctx.now_ms >= next_sweep) {
-            worker_sweep(w, w->ctx.stopping);
-            next_sweep = w->ctx.now_ms + SWEEP_MS;
-        }
-        if (w->ctx.stopping && (w->conns == NULL ||
-                                w->ctx.now_ms >= w->stop_deadline_ms))
-            break;
-    }
-    while (w->conns != NULL)
-        worker_drop(w, w->conns);
-    return NULL;
-}
-
-/* Take new clients, a bounded number per wakeup. */
+/*
+ * Who may read and who may write, as the options make it, for the banner
+ * (roles.c decides each request the same way).  --drop-box implies -w.
+ */
 static void
-worker_accept(struct worker *w, struct slot *l)
+describe_access(const struct options *o, char *out, size_t cap)
 {
-    int burst;
+    bool users = o->auth_path != NULL || o->client_ca != NULL;
+    const char *readers = !users ? (o->drop_box ? "nobody" : "anyone") :
+                          o->public_read ? "anyone" : "logged-in users";
+    const char *writers = !users ? "anyone" :
+                          o->writers != NULL ? "the users in --writers" :
+                          "logged-in users";
 
-    for (burst = 0; burst < ACCEPT_BURST; burst++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        struct epoll_event ev = { 0 };
-        struct slot *s;
-        int fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (fd == -1) {
-            if (errno == EMFILE || errno == ENFILE) {
-                /* Out of descriptors: shed this client rather than spin
-                 * on a listener that stays readable. */
-                close(w->spare_fd);
-                fd = accept(l->fd, NULL, NULL);
-                if (fd != -1)
-                    close(fd);
-                w->spare_fd = eventfd(0, EFD_CLOEXEC);
-                log_warnx("accept: out of descriptors, client refused");
-            } else if (errno != EAGAIN && errno != EINTR &&
-                       errno != ECONNABORTED) {
-                log_warn("accept");
-            }
-            return;
-        }
-        if (atomic_fetch_add(&open_conns, 1) >= max_conns) {
-            atomic_fetch_sub(&open_conns, 1);
-            log_debug("accept: %zu clients already, one refused", max_conns);
-            close(fd);
-            continue;
-        }
-        s = calloc(1, sizeof *s);
-        if (s != NULL)
-            s->conn = conn_new(fd, (struct sockaddr *)&ss, len, &w->ctx);
-        if (s == NULL || s->conn == NULL) {
-            free(s);
-            close(fd);
-            atomic_fetch_sub(&open_conns, 1);
-            continue;
-        }
-        s->kind = SLOT_CONN;
-        s->fd = fd;
-        s->wait = CONN_WAIT_READ;
-        ev.events = EPOLLIN;
-        ev.data.ptr = s;
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
-            conn_free(s->conn);
-            free(s);
-            atomic_fetch_sub(&open_conns, 1);
-            continue;
-        }
-        s->next = w->conns;
-        if (w->conns != NULL)
-            w->conns->prev = s;
-        w->conns = s;
-    }
-}
-
-/* Let a connection run; then watch what it waits for, or drop it. */
-static void
-worker_run_conn(struct worker *w, struct slot *s)
-{
-    worker_watch(w, s, conn_run(s->conn, &w->ctx));
-}
-
-/* Watch what S's connection waits for now (nothing for a timer), or drop
- * it when it is done. */
-static void
-worker_watch(struct worker *w, struct slot *s, enum conn_wait wait)
-{
-    struct epoll_event ev = { 0 };
-
-    if (wait == CONN_DONE) {
-        worker_drop(w, s);
-        return;
-    }
-    if (wait == s->wait)
-        return;
-    ev.events = wait == CONN_WAIT_READ ? EPOLLIN :
-                wait == CONN_WAIT_WRITE ? EPOLLOUT : 0;
-    ev.data.ptr = s;
-    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == -1) {
-        log_warn("epoll: cannot watch a client");
-        worker_drop(w, s);
-        return;
-    }
-    s->wait = wait;
-}
-
-static void
-worker_drop(struct worker *w, struct slot *s)
-{
-    if (s->prev != NULL)
-        s->prev->next = s->next;
+    if (!o->writable)
+        snprintf(out, cap, "read-only; %s may read", readers);
+    else if (o->drop_box && !users)
+        snprintf(out, cap, "drop box; anyone may add new files, nobody "
+                 "may read them");
+    else if (o->drop_box && strcmp(readers, writers) == 0)
+        snprintf(out, cap, "drop box; anyone may add new files, %s may "
+                 "also read, replace and delete them", readers);
+    else if (o->drop_box)
+        snprintf(out, cap, "drop box; anyone may add new files, %s may "
+                 "also read them, %s replace and delete them", readers,
+                 writers);
+    else if (strcmp(readers, writers) == 0)
+        snprintf(out, cap, "uploads allowed; %s may read and write",
+                 readers);
     else
-        w->conns = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    conn_free(s->conn);         /* closing the socket leaves the epoll set */
-    free(s);
-    atomic_fetch_sub(&open_conns, 1);
-}
-
-/* Drop clients past their deadline; while stopping, idle ones too. */
-static void
-worker_sweep(struct worker *w, bool close_idle)
-{
-    struct slot *s = w->conns, *next;
-
-    for (; s != NULL; s = next) {
-        next = s->next;
-        if (w->ctx.now_ms >= conn_deadline_ms(s->conn))
-            worker_watch(w, s, conn_expire(s->conn, &w->ctx));
-        else if (close_idle && conn_is_idle(s->conn))
-            worker_drop(w, s);
-    }
-}
-
-static void
-worker_free(struct worker *w)
-{
-    while (w->conns != NULL)
-        worker_drop(w, w->conns);
-    if (w->epfd > 0)
-        close(w->epfd);
-    if (w->wake.fd > 0)
-        close(w->wake.fd);
-    if (w->spare_fd > 0)
-        close(w->spare_fd);
-    free(w->ctx.scratch);
-}
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        snprintf(out, cap, "uploads allowed; %s may read, %s may write",
+                 readers, writers);
 }

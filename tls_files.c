@@ -3,7 +3,8 @@
  *
  * The files are found at start through a descriptor of their folder, kept
  * for reloads inside a chroot; each is read whole into memory, as
- * mbedTLS's own loaders would, parsed, and the bytes wiped.
+ * mbedTLS's own loaders would, parsed, and the bytes wiped.  Opening a
+ * file's folder is shared with the --auth user file (gate.c).
  */
 #include "tls_files.h"
 
@@ -33,29 +34,41 @@ int
 tls_files_open(struct tls_file *f, const char *what, const char *path,
                struct tls_why *why)
 {
-    char dir[PATH_MAX];
-    const char *slash, *name;
-    size_t dir_len;
-
     if (snprintf(f->path, sizeof f->path, "%s", path) >=
         (int)sizeof f->path)
         return tls_fail(why, 0, 0, "%s path too long: %.64s...", what, path);
-    slash = strrchr(path, '/');
-    name = slash != NULL ? slash + 1 : path;
-    dir_len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
-    if (*name == '\0' || strlen(name) >= sizeof f->name ||
-        strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    f->dirfd = tls_files_open_dir(path, f->name, sizeof f->name);
+    if (f->dirfd == -1 && (errno == EINVAL || errno == ENAMETOOLONG))
         return tls_fail(why, 0, 0, "cannot load %s %s: not a file name", what,
                         path);
-    memcpy(f->name, name, strlen(name) + 1);
-    memcpy(dir, dir_len > 0 ? path : ".", dir_len > 0 ? dir_len : 1);
-    dir[dir_len > 0 ? dir_len : 1] = '\0';
-
-    f->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (f->dirfd == -1)
         return tls_fail(why, errno, 0, "cannot load %s %s: cannot open its "
                         "folder", what, path);
     return 0;
+}
+
+int
+tls_files_open_dir(const char *path, char *name, size_t name_cap)
+{
+    char dir[PATH_MAX];
+    const char *slash, *last;
+    size_t dir_len;
+
+    slash = strrchr(path, '/');
+    last = slash != NULL ? slash + 1 : path;
+    dir_len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (*last == '\0' || strcmp(last, ".") == 0 || strcmp(last, "..") == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (strlen(last) >= name_cap || dir_len >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(name, last, strlen(last) + 1);
+    memcpy(dir, dir_len > 0 ? path : ".", dir_len > 0 ? dir_len : 1);
+    dir[dir_len > 0 ? dir_len : 1] = '\0';
+    return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 /*

@@ -11,6 +11,7 @@
 #define FERRY_TLS_FILES_H
 
 #include <limits.h>
+#include <stddef.h>
 
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
@@ -37,6 +38,16 @@ struct tls_file {
  */
 int tls_files_open(struct tls_file *f, const char *what, const char *path,
                    struct tls_why *why);
+
+/*
+ * The step of tls_files_open that any file read again after chroot needs
+ * (the --auth user file too): open the folder of PATH (trusted) O_PATH,
+ * which needs no read permission, and copy PATH's last part into NAME
+ * (NAME_CAP bytes) for openat.  Returns the descriptor, which the caller
+ * closes, or -1 with errno EINVAL (PATH ends in "/", "." or ".."),
+ * ENAMETOOLONG, or open's.
+ */
+int tls_files_open_dir(const char *path, char *name, size_t name_cap);
 
 /*
  * Read F again through F->dirfd (a regular file of 1 to

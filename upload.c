@@ -55,7 +55,8 @@ struct found {
 static void upload_reset(struct upload *up, const struct files_root *root,
                          uint64_t max_bytes);
 static int open_parent(const struct files_root *root, const char *parent,
-                       const struct http_request *req, uint64_t declared);
+                       const struct http_request *req, uint64_t declared,
+                       bool make_folders);
 static int make_parents(const struct files_root *root, const char *parent);
 static int open_step(const struct files_root *root, int dirfd, char *prefix,
                      size_t comp);
@@ -83,6 +84,15 @@ upload_prepare(const struct files_root *root, const char *path,
                const struct http_request *req, uint64_t declared,
                uint64_t max_bytes, struct upload *up)
 {
+    return upload_prepare_in(root, path, req, declared, max_bytes, true,
+                             up);
+}
+
+int
+upload_prepare_in(const struct files_root *root, const char *path,
+                  const struct http_request *req, uint64_t declared,
+                  uint64_t max_bytes, bool make_folders, struct upload *up)
+{
     char parent[PATH_MAX];
     struct found f;
     int rv;
@@ -103,7 +113,7 @@ upload_prepare(const struct files_root *root, const char *path,
         rv = upload_status_of("copying the path");
         goto fail;
     }
-    if ((rv = open_parent(root, parent, req, declared)) < 0)
+    if ((rv = open_parent(root, parent, req, declared, make_folders)) < 0)
         goto fail;
     up->dirfd = rv;
     if ((rv = check_target(up, req, &f)) < 0)
@@ -233,18 +243,21 @@ upload_reset(struct upload *up, const struct files_root *root,
 
 /*
  * Open folder PARENT below ROOT, making it and any missing folder above
- * it.  Before making anything, the target is known to be absent, so the
+ * it (with MAKE_FOLDERS; else 409).  Before making anything, the target is known to be absent, so the
  * preconditions and the free space can refuse the upload first.  Returns
  * the folder's fd or -STATUS.
  */
 static int
 open_parent(const struct files_root *root, const char *parent,
-            const struct http_request *req, uint64_t declared)
+            const struct http_request *req, uint64_t declared,
+            bool make_folders)
 {
     int fd, rv;
 
     if ((fd = files_resolve(root, parent, UPLOAD_DIR_FLAGS)) != -1)
         return fd;
+    if (!make_folders && (errno == ENOENT || errno == ENOTDIR))
+        return -409;
     if (errno != ENOENT)
         return upload_status_of("opening the target's folder");
     if (cond_evaluate(req, false, NULL, 0) != 0)

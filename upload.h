@@ -57,6 +57,15 @@ int upload_prepare(const struct files_root *root, const char *path,
                    uint64_t max_bytes, struct upload *up);
 
 /*
+ * upload_prepare, except that without MAKE_FOLDERS a missing parent
+ * folder is refused with 409 instead of made (a drop box's deposit).
+ */
+int upload_prepare_in(const struct files_root *root, const char *path,
+                      const struct http_request *req, uint64_t declared,
+                      uint64_t max_bytes, bool make_folders,
+                      struct upload *up);
+
+/*
  * Append LEN bytes of the body.  Returns 0, or -STATUS: 413 past
  * MAX_BYTES, 507 when the disk is full, 500 on another error.  After a
  * failure call upload_abort.

@@ -865,29 +865,6 @@ test_throttle_window(void **state)
     auth_throttle_free(t);
 }
 
-static void
-test_throttle_success(void **state)
-{
-    struct auth_throttle *t = auth_throttle_new(AUTH_THROTTLE_ADDRS);
-    struct fail_run a = { t, "198.51.100.7", 12, MIN_MS };
-    struct fail_run b = { t, "198.51.100.8", 5, MIN_MS };
-    unsigned delay, retry;
-
-    (void)state;
-    assert_non_null(t);
-    capture_stderr(fail_n, &a);
-    fail_n(&b);
-    auth_throttle_success(t, "198.51.100.7");
-    assert_int_equal(auth_throttle_check(t, "198.51.100.7", 2 * MIN_MS,
-                                         &delay, &retry), AUTH_ALLOW);
-    /* Another address's success changes nothing for b. */
-    assert_int_equal(auth_throttle_check(t, "198.51.100.8", 2 * MIN_MS,
-                                         &delay, &retry), AUTH_DELAY);
-    assert_int_equal(delay, 1000);
-    auth_throttle_success(t, "203.0.113.1");        /* unknown: no-op */
-    auth_throttle_free(t);
-}
-
 /* Addresses that share a record, and addresses that do not. */
 struct addr_case {
     const char *label;
@@ -988,7 +965,6 @@ main(void)
     };
     static const struct CMUnitTest throttle[] = {
         cmocka_unit_test(test_throttle_window),
-        cmocka_unit_test(test_throttle_success),
         cmocka_unit_test(test_throttle_bound),
     };
     char path[64];
