@@ -15,6 +15,7 @@
 
 /* RFC 9112 2.2 asks us to skip at least one CRLF before a request line. */
 #define HTTP_MAX_EMPTY_LINES 4
+#define MAX_METHOD_BYTES     32  /* longer than any method we know */
 
 /* Far above any disk, far below overflow when offsets are added to it. */
 #define HTTP_MAX_CONTENT_LENGTH (UINT64_C(1) << 62)
@@ -201,6 +202,8 @@ parse_method(struct parser *p)
     size_t i, n;
 
     n = token_len(p->buf + p->pos, p->end - p->pos);
+    if (n > MAX_METHOD_BYTES)
+        return -501;            /* RFC 9112 3: longer than any we know */
     if (p->pos + n == p->end)
         return PARSE_MORE;
     if (n == 0 || p->buf[p->pos + n] != ' ')
@@ -218,7 +221,13 @@ parse_method(struct parser *p)
     return PARSE_OK;
 }
 
-/* Visible ASCII only; too long is refused as soon as it is too long. */
+/*
+ * Visible ASCII only; too long is refused as soon as it is too long.
+ * Bytes no URI may hold and every browser escapes (RFC 3986 2, and the
+ * WHATWG URL standard's path set: " < > ` { }, and \ which browsers turn
+ * into /) are refused; | ^ [ ] are not URI bytes either, but browsers
+ * send them raw in paths, so they are taken as they come.
+ */
 static int
 parse_target(struct parser *p)
 {
@@ -229,7 +238,7 @@ parse_target(struct parser *p)
         c = (unsigned char)p->buf[i];
         if (c == ' ')
             break;
-        if (c < 0x21 || c > 0x7e)
+        if (c < 0x21 || c > 0x7e || strchr("\"<>`{}\\", c) != NULL)
             return -400;
         if (i - start >= HTTP_MAX_TARGET_BYTES)
             return -414;
@@ -489,7 +498,7 @@ check_expect(struct parser *p, struct http_slice value)
         any = true;
     }
     if (!any)
-        return -417;
+        return PARSE_OK;        /* an empty list expects nothing */
     p->req->expect_continue = p->req->version_minor == 1;
     return PARSE_OK;
 }
