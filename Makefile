@@ -45,7 +45,7 @@ OBJS        = $(SRCS:%.c=$(BUILD)/%.o)
 BUILD_PKGS = gcc make libc6-dev libmbedtls-dev libcrypt-dev
 TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
              python3-pytest python3-requests chromium media-types \
-             apache2-utils whois
+             apache2-utils whois testssl.sh sslscan
 
 # Unit tests: each links its module and nothing else (log.c for logging).
 UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime \

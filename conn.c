@@ -32,6 +32,8 @@
 #define WRITE_BURST        16       /* records per turn: fairness */
 #define TLS_RECORD_MAX     16384    /* plaintext bytes of one record */
 #define TLS_HANDSHAKE_BYTE 0x16     /* first byte of every ClientHello */
+#define CLIENT_CLOSED      499      /* the access log's status for a
+                                       request its client gave up */
 
 static enum step step_peek(struct conn *c, struct conn_ctx *ctx);
 static enum step step_plain(struct conn *c, struct conn_ctx *ctx);
@@ -45,6 +47,7 @@ static enum step start_response(struct conn *c, struct conn_ctx *ctx,
                                 const struct http_request *req, int rv,
                                 const struct verify_result *checked);
 static void finish_response(struct conn *c);
+static void log_abandoned(struct conn *c);
 static int ensure_input(struct conn *c);
 static void release_input(struct conn *c);
 static void plain_answer(struct conn *c, const struct http_request *req,
@@ -150,6 +153,8 @@ conn_free(struct conn *c)
 {
     if (c == NULL)
         return;
+    if ((c->job != NULL || c->body != NULL) && c->in != NULL)
+        log_abandoned(c);
     if (c->job != NULL)
         verify_cancel(c->job);  /* nobody waits for the check now */
     if (c->have_response)
@@ -518,6 +523,19 @@ finish_response(struct conn *c)
     access_end(&c->log, c->res.sent_body);
     response_free(&c->res);
     c->have_response = false;
+}
+
+/*
+ * The client left before its answer (an upload cut short, a login still
+ * being checked): its access-log line says 499, nginx's "client closed
+ * the request", so every request read leaves a line.
+ */
+static void
+log_abandoned(struct conn *c)
+{
+    access_begin(&c->log, c->host, c->user, NULL, c->in, c->in_len,
+                 CLIENT_CLOSED, time(NULL));
+    access_end(&c->log, 0);
 }
 
 static int

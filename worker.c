@@ -392,8 +392,10 @@ worker_watch(struct worker *w, struct slot *s, enum conn_wait wait)
         w->next_timer_ms = conn_deadline_ms(s->conn);
     if (wait == s->wait)
         return;
+    /* A timer wait watches for the client hanging up, once (edge): what
+     * it may have sent meanwhile is read only when the wait is over. */
     ev.events = wait == CONN_WAIT_READ ? EPOLLIN :
-                wait == CONN_WAIT_WRITE ? EPOLLOUT : 0;
+                wait == CONN_WAIT_WRITE ? EPOLLOUT : EPOLLRDHUP | EPOLLET;
     ev.data.ptr = s;
     if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == -1) {
         log_warn("epoll: cannot watch a client");
