@@ -62,7 +62,7 @@ test_roles_OBJS   = roles.o
 test_auth_OBJS    = auth.o auth_cache.o http.o guard.o cases.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
-        clean-objs
+        clean-objs bench-login
 
 all: ferry
 
@@ -146,3 +146,8 @@ clean: clean-objs
 	rm -f ferry
 
 -include $(wildcard build/*.d build-asan/*.d build-clang/*.d)
+
+# Benchmarks (bench/README.md); they print figures and assert nothing.
+bench-login:
+	$(MAKE) ferry
+	$(PYTHON) bench/login.py
