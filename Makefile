@@ -45,7 +45,8 @@ OBJS        = $(SRCS:%.c=$(BUILD)/%.o)
 BUILD_PKGS = gcc make libc6-dev libmbedtls-dev libcrypt-dev
 TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
              python3-pytest python3-requests chromium media-types \
-             apache2-utils whois testssl.sh sslscan
+             apache2-utils whois testssl.sh sslscan llvm-14 \
+             libclang-rt-14-dev slowhttptest iproute2
 
 # Unit tests: each links its module and nothing else (log.c for logging).
 UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime \
@@ -62,7 +63,7 @@ test_roles_OBJS   = roles.o
 test_auth_OBJS    = auth.o auth_cache.o http.o guard.o cases.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
-        clean-objs bench-login
+        clean-objs bench-login fuzz fuzz-coverage test-long
 
 all: ferry
 
@@ -104,9 +105,20 @@ run: build-deps
 	./ferry --port $(PORT) $(if $(BIND),--bind $(BIND)) $(DIR)
 
 # Unit tests and end-to-end tests run against the ASan+UBSan build.
+# What CI runs: checks, then unit and end-to-end tests against the
+# ASan+UBSan build (the heavy and timing tests against the release build),
+# the unit tests against the release build too, then each fuzz target for
+# FUZZ_SECONDS (60), two at a time.
 test: deps
 	$(MAKE) lint
 	$(MAKE) SANITIZE=1 unit e2e
+	$(MAKE) unit
+	$(MAKE) -j2 fuzz
+
+# The long runs: each fuzz target for 10 minutes, then its coverage.
+test-long: deps
+	$(MAKE) -j2 fuzz FUZZ_SECONDS=600
+	$(MAKE) fuzz-coverage
 
 define unit_rule
 $(BUILD)/$(1): $(BUILD)/$(1).o $$(addprefix $(BUILD)/,$$($(1)_OBJS)) \
@@ -140,7 +152,7 @@ lint:
 	$(MAKE) CC=gcc ferry
 
 clean-objs:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-fuzz
 
 clean: clean-objs
 	rm -f ferry
@@ -151,3 +163,96 @@ clean: clean-objs
 bench-login:
 	$(MAKE) ferry
 	$(PYTHON) bench/login.py
+
+# ---------------------------------------------------------------------------
+# Fuzzing: libFuzzer targets in test/fuzz/ (see test/fuzz/README.md).
+#
+#   make fuzz           build each target with ASan+UBSan in build-fuzz/ and
+#                       run it FUZZ_SECONDS on a scratch copy of its corpus
+#                       (build-fuzz/corpus/); any crash or finding fails
+#   make fuzz-coverage  replay the corpora, and what fuzz runs added, with
+#                       source coverage; print the line and branch coverage
+#                       of the file under each target
+#
+# FUZZ_TARGETS=fuzz_http picks targets; FUZZ_ARGS adds libFuzzer options.
+
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_ARGS     ?=
+FUZZ_PROFDATA ?= llvm-profdata-14
+FUZZ_COV      ?= llvm-cov-14
+FUZZ_BUILD     = build-fuzz
+FUZZ_TARGETS   = fuzz_http fuzz_chunked fuzz_range fuzz_cond fuzz_path
+FUZZ_CFLAGS    = -g -O1 $(WARNFLAGS) -std=c11 -D_GNU_SOURCE -I.
+FUZZ_SANFLAGS  = -fsanitize=fuzzer,address,undefined \
+                 -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_COVFLAGS  = -fsanitize=fuzzer -fprofile-instr-generate \
+                 -fcoverage-mapping
+
+# The code each target links; coverage is reported for the first file.
+FUZZ_fuzz_http_SRCS    = http.c
+FUZZ_fuzz_chunked_SRCS = chunked.c
+FUZZ_fuzz_range_SRCS   = range.c http.c
+FUZZ_fuzz_cond_SRCS    = cond.c head.c http.c
+FUZZ_fuzz_path_SRCS    = path.c
+
+# A slow input is a finding too: work must stay bounded.
+FUZZ_RUN_FLAGS = -timeout=10 -print_final_stats=1
+
+define FUZZ_RULES
+$(FUZZ_BUILD)/$(1): test/fuzz/$(1).c test/fuzz/fuzz.h $$(FUZZ_$(1)_SRCS) \
+                    $$(wildcard *.h)
+	@mkdir -p $(FUZZ_BUILD)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_SANFLAGS) -o $$@ \
+	    test/fuzz/$(1).c $$(FUZZ_$(1)_SRCS)
+
+$(FUZZ_BUILD)/cov/$(1): test/fuzz/$(1).c test/fuzz/fuzz.h \
+                        $$(FUZZ_$(1)_SRCS) $$(wildcard *.h)
+	@mkdir -p $(FUZZ_BUILD)/cov
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_COVFLAGS) -o $$@ \
+	    test/fuzz/$(1).c $$(FUZZ_$(1)_SRCS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULES,$(t))))
+
+# New inputs go to the scratch corpus, crashes to build-fuzz/findings/.
+# One rule per target, so that `make -j2 fuzz` runs two at once.
+fuzz: $(FUZZ_TARGETS:%=fuzz-run-%)
+
+fuzz-run-%: $(FUZZ_BUILD)/%
+	@mkdir -p $(FUZZ_BUILD)/findings $(FUZZ_BUILD)/corpus/$*
+	@cp test/fuzz/corpus/$*/* $(FUZZ_BUILD)/corpus/$*/
+	@dict=; test -f test/fuzz/$*.dict && dict=-dict=test/fuzz/$*.dict; \
+	./$(FUZZ_BUILD)/$* $(FUZZ_RUN_FLAGS) $$dict $(FUZZ_ARGS) \
+	    -max_total_time=$(FUZZ_SECONDS) \
+	    -artifact_prefix=$(FUZZ_BUILD)/findings/$*- \
+	    $(FUZZ_BUILD)/corpus/$* >$(FUZZ_BUILD)/$*.log 2>&1 || \
+	    { tail -n 60 $(FUZZ_BUILD)/$*.log; \
+	      echo "fuzz: $* found something: $(FUZZ_BUILD)/$*.log"; \
+	      exit 1; }; \
+	echo "== $*: $(FUZZ_SECONDS) s, no finding: $$(grep -E \
+	    '^stat::number_of_executed_units' $(FUZZ_BUILD)/$*.log)"
+
+# Each input is run once (-runs=0).  Per target, the first file of its
+# code is reported; build-fuzz/cov/TARGET.txt shows what was missed.
+FUZZ_REPORT = $(foreach t,$(FUZZ_TARGETS),$(t):$(firstword $(FUZZ_$(t)_SRCS)))
+
+fuzz-coverage: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/cov/%)
+	@command -v $(FUZZ_COV) >/dev/null || \
+	    { echo "fuzz-coverage: needs $(FUZZ_COV): apt-get install llvm-14"; \
+	      exit 1; }
+	@for tf in $(FUZZ_REPORT); do \
+	    t=$${tf%%:*}; f=$${tf#*:}; c=$(FUZZ_BUILD)/cov/$$t; \
+	    dirs=test/fuzz/corpus/$$t; \
+	    test -d $(FUZZ_BUILD)/corpus/$$t && \
+	        dirs="$$dirs $(FUZZ_BUILD)/corpus/$$t"; \
+	    rm -f $$c.profraw; \
+	    LLVM_PROFILE_FILE=$$c.profraw ./$$c -runs=0 $$dirs >$$c.log 2>&1 || \
+	        { tail -n 30 $$c.log; exit 1; }; \
+	    $(FUZZ_PROFDATA) merge -sparse -o $$c.profdata $$c.profraw || exit 1; \
+	    $(FUZZ_COV) show $$c -instr-profile=$$c.profdata -show-branches=count \
+	        $$f >$$c.txt || exit 1; \
+	    $(FUZZ_COV) report $$c -instr-profile=$$c.profdata $$f | \
+	    awk -v t=$$t -v f=$$f '$$1 == "TOTAL" { printf "%-13s %-10s " \
+	        "lines %7s (%d/%d)  branches %7s (%d/%d)\n", t, f, \
+	        $$10, $$8 - $$9, $$8, $$13, $$11 - $$12, $$11 }'; \
+	done

@@ -65,6 +65,7 @@ conn_new(int fd, const struct sockaddr *peer, socklen_t len,
     c->owner = owner;
     c->state = ST_PEEK;
     c->res.fd = -1;
+    c->connected_ms = ctx->now_ms;
     c->deadline_ms = ctx->now_ms + ctx->settings->handshake_timeout_ms;
     access_peer(peer, len, c->host, sizeof c->host, c->peer,
                 sizeof c->peer);
@@ -126,6 +127,13 @@ conn_is_idle(const struct conn *c)
     return c->state == ST_PEEK || c->state == ST_HANDSHAKE ||
            c->state == ST_LINGER || c->state == ST_CLOSE_NOTIFY ||
            (c->state == ST_READ_HEAD && c->in_len == 0);
+}
+
+bool
+conn_is_silent(const struct conn *c, uint64_t now_ms, unsigned seconds)
+{
+    return c->state == ST_PEEK &&
+           now_ms - c->connected_ms >= (uint64_t)seconds * 1000;
 }
 
 enum conn_wait

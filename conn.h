@@ -69,6 +69,10 @@ uint64_t conn_deadline_ms(const struct conn *c);
 /* Whether C sits between requests, so a graceful stop may close it now. */
 bool conn_is_idle(const struct conn *c);
 
+/* Whether C has sent nothing in the SECONDS since it connected, at
+ * NOW_MS. */
+bool conn_is_silent(const struct conn *c, uint64_t now_ms, unsigned seconds);
+
 /*
  * C's deadline has passed: a held-back answer goes out now (returns what
  * to wait for next); anything else is dropped (logged at debug level,

@@ -56,6 +56,7 @@ struct conn {
     bool reparse;               /* buffered bytes not parsed yet */
     struct tls_conn *tls;
     uint64_t deadline_ms;
+    uint64_t connected_ms;      /* when accepted */
     char *in;                   /* HTTP_MAX_HEAD_BYTES, only while needed */
     size_t in_len;
     size_t pending;             /* length of a TLS write to repeat */

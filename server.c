@@ -87,8 +87,12 @@ main(int argc, char **argv)
 
     /* Everything that needs the world outside DIR happens before chroot. */
     raise_fd_limit();
-    if (o.max_conns != 0 && o.max_conns < shared.max_conns)
+    if (o.max_conns != 0 && o.max_conns <= shared.max_conns)
         shared.max_conns = (size_t)o.max_conns;
+    else if (o.max_conns != 0)
+        log_warnx("start: --max-conns %llu is more than the descriptor "
+                  "limit allows (3 per client); taking %zu",
+                  (unsigned long long)o.max_conns, shared.max_conns);
     if (mime_load("/etc/mime.types") == -1)
         log_debug("mime: /etc/mime.types not read, using built-in types");
     tzset();

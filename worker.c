@@ -12,6 +12,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -27,6 +30,10 @@
 #define SWEEP_MS        500     /* how often deadlines are checked */
 #define DRAIN_MS        5000    /* graceful stop: time for responses */
 #define NO_TIMER        UINT64_MAX
+#define SILENT_S        2       /* no byte after this long: closed first
+                                   when making room */
+#define NOTSENT_LOWAT   (128 * 1024)    /* bytes a client may leave unread
+                                           in our send queue */
 
 /* What the epoll set of a worker holds: a tag says which. */
 enum slot_kind {
@@ -68,7 +75,7 @@ static int wait_ms(const struct worker *w, uint64_t next_sweep);
 static void begin_stop(struct worker *w);
 static void worker_accept(struct worker *w, struct slot *l);
 static struct slot *oldest_idle(const struct worker *w);
-static void make_room(struct worker *w);
+static bool make_room(struct worker *w);
 static void pause_accepting(struct worker *w, bool pause);
 static void add_conn(struct worker *w, int fd, const struct sockaddr *peer,
                      socklen_t len);
@@ -277,11 +284,9 @@ worker_accept(struct worker *w, struct slot *l)
             }
             return;
         }
-        if (full)
-            make_room(w);
+        /* Claim a slot; over the limit, free one of ours for it. */
         if (atomic_fetch_add(&w->shared->open_conns, 1) >=
-            w->shared->max_conns) {
-            /* Another worker took the last slot meanwhile: rare. */
+            w->shared->max_conns && !make_room(w)) {
             atomic_fetch_sub(&w->shared->open_conns, 1);
             close(fd);
             return;
@@ -290,30 +295,39 @@ worker_accept(struct worker *w, struct slot *l)
     }
 }
 
-/* This worker's longest-waiting idle client (one that has sent nothing,
- * or sits between requests), or NULL. */
+/*
+ * The client to close first when this worker is full: the one silent
+ * longest since it connected, if for over SILENT_S (it has not even sent
+ * a ClientHello; one just accepted has had no time to), else the
+ * longest-waiting idle one, or NULL.
+ */
 static struct slot *
 oldest_idle(const struct worker *w)
 {
-    struct slot *s;
+    struct slot *s, *idle = NULL;
 
-    for (s = w->oldest; s != NULL; s = s->prev)
-        if (conn_is_idle(s->conn))
+    for (s = w->oldest; s != NULL; s = s->prev) {
+        if (conn_is_silent(s->conn, w->ctx.now_ms, SILENT_S))
             return s;
-    return NULL;
+        if (idle == NULL && conn_is_idle(s->conn))
+            idle = s;
+    }
+    return idle;
 }
 
-/* At --max-conns with a new client taken: close the oldest idle one. */
-static void
+/* Over --max-conns with a new client taken: close the oldest idle one.
+ * Returns false when none is idle. */
+static bool
 make_room(struct worker *w)
 {
     struct slot *s = oldest_idle(w);
 
     if (s == NULL)
-        return;
+        return false;
     log_debug("accept: at the --max-conns limit (%zu), an idle client "
               "closed to make room", w->shared->max_conns);
     worker_drop(w, s);
+    return true;
 }
 
 /*
@@ -344,13 +358,20 @@ pause_accepting(struct worker *w, bool pause)
                   "new clients wait", w->shared->max_conns);
 }
 
-/* Make a connection for accepted FD and watch it; counted already. */
+/* Make a connection for accepted FD and watch it. */
 static void
 add_conn(struct worker *w, int fd, const struct sockaddr *peer,
          socklen_t len)
 {
     struct slot *s = calloc(1, sizeof *s);
+    int lowat = NOTSENT_LOWAT;
 
+    /* Without it the kernel grows a slow reader's send buffer to 4 MiB,
+     * and 500 such readers had us encrypt and queue 620 MiB, stalling
+     * everyone (slowhttptest -X); with it, 55 MiB and no stall. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+                   sizeof lowat) == -1)
+        log_debug("accept: TCP_NOTSENT_LOWAT: %s", strerror(errno));
     if (s != NULL)
         s->conn = conn_new(fd, peer, len, &w->ctx, s);
     if (s == NULL || s->conn == NULL) {
@@ -432,8 +453,9 @@ worker_sweep(struct worker *w, bool close_idle)
 {
     struct slot *s = w->conns, *next;
 
-    if (w->paused &&
-        atomic_load(&w->shared->open_conns) < w->shared->max_conns)
+    /* A client that finished and waits idle can make room too. */
+    if (w->paused && (atomic_load(&w->shared->open_conns) <
+                      w->shared->max_conns || oldest_idle(w) != NULL))
         pause_accepting(w, false);
     w->next_timer_ms = NO_TIMER;
     for (; s != NULL; s = next) {

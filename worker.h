@@ -19,7 +19,7 @@
 /* What every worker shares; set up by main before the first starts. */
 struct worker_shared {
     atomic_size_t open_conns;       /* clients of all workers */
-    size_t max_conns;               /* more are closed at once */
+    size_t max_conns;               /* --max-conns */
     atomic_bool stopping;           /* graceful stop under way */
 };
 
