@@ -243,9 +243,9 @@ upload_reset(struct upload *up, const struct files_root *root,
 
 /*
  * Open folder PARENT below ROOT, making it and any missing folder above
- * it (with MAKE_FOLDERS; else 409).  Before making anything, the target is known to be absent, so the
- * preconditions and the free space can refuse the upload first.  Returns
- * the folder's fd or -STATUS.
+ * it (with MAKE_FOLDERS; else 409).  Before making anything, the target
+ * is known to be absent, so the preconditions and the free space can
+ * refuse the upload first.  Returns the folder's fd or -STATUS.
  */
 static int
 open_parent(const struct files_root *root, const char *parent,
