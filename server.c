@@ -8,6 +8,7 @@
  * SIGINT and SIGTERM stop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
@@ -50,6 +51,7 @@ static void make_gate(struct options *o, struct gate *g);
 static void block_signals(sigset_t *sigs);
 static struct tls_server *make_tls(const struct options *o);
 static void clean_stale(const struct files_root *root);
+static void warn_unwritable(const struct files_root *root);
 static void start_workers(struct worker **workers, struct gate *gate,
                           const struct options *o, const int *fds,
                           size_t nfds);
@@ -105,8 +107,10 @@ main(int argc, char **argv)
         fatal("start: cannot open %s", dir);
     if (pw != NULL)
         drop_privileges(&root, pw);
-    if (o.writable)
+    if (o.writable) {
         clean_stale(&root);
+        warn_unwritable(&root);
+    }
 
     o.settings.tls = tls;
     o.settings.root = &root;
@@ -162,6 +166,19 @@ clean_stale(const struct files_root *root)
     if (stale > 0)
         log_info("upload: removed %zu unfinished upload(s) left by an "
                  "earlier run", stale);
+}
+
+/*
+ * Started as root, ferry writes as --user, who may not own the folder:
+ * say so at start rather than through a 403 for every upload.
+ */
+static void
+warn_unwritable(const struct files_root *root)
+{
+    if (faccessat(root->fd, ".", W_OK | X_OK, AT_EACCESS) == -1)
+        log_warnx("upload: uid %u may not write the shared folder itself: "
+                  "uploads to its top level will be refused (403)",
+                  (unsigned)geteuid());
 }
 
 /* The password-check threads (with --auth), then the workers. */

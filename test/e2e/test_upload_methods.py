@@ -35,6 +35,26 @@ def test_read_only_refuses_writes(ferry, method, path):
     assert f.path("f.txt").read_bytes() == b"kept"
 
 
+@pytest.mark.parametrize("as_root", [False, True])
+def test_unwritable_folder_warned_at_start(ferry, tmp, as_root):
+    """-w on a folder the serving user may not write: a warning at start,
+    and the upload then refused as it said; none for a writable one."""
+    if as_root and os.geteuid() != 0:
+        pytest.skip("needs root to start as root")
+    ro = make_dir(tmp, "ro")
+    ro.chmod(0o555)
+    f = ferry("-w", dir=ro, as_root=as_root)
+    assert re.search(r"upload: uid \d+ may not write the shared folder",
+                     f.stderr()), f.stderr()
+    assert put(f.port, "/new.txt", b"x").status == 403
+    assert os.listdir(ro) == []
+    rw = make_dir(tmp, "rw")
+    give_to_server(rw)
+    g = ferry("-w", dir=rw, as_root=as_root)
+    assert "may not write" not in g.stderr(), g.stderr()
+    assert put(g.port, "/new.txt", b"x").status == 201
+
+
 def test_options_allow(ferry, wferry):
     ro = ferry()
     rw = wferry()
