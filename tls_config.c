@@ -169,9 +169,25 @@ set_ids(struct tls_config *cfg, struct tls_why *why)
     return ret == 0 ? 0 : tls_fail(why, 0, ret, "hashing the certificate");
 }
 
+int
+tls_config_choose(mbedtls_ssl_config *conf)
+{
+    /* The defaults accept TLS 1.0; 1.3 is not in this mbedTLS. */
+    mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
+    mbedtls_ssl_conf_curves(conf, curves);
+    mbedtls_ssl_conf_sig_hashes(conf, sig_hashes);
+    mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    /* mbedTLS only reads the list; its prototype lacks the const. */
+    return mbedtls_ssl_conf_alpn_protocols(conf, (const char **)alpn_protos);
+}
+
 /*
- * One generation's configuration; see the static lists above for the
- * choices.  The generator, tickets and cache are the server's, shared.
+ * One generation's configuration: tls_config_choose's choices, then the
+ * server's shared generator, tickets and cache, the client CA and the key.
  */
 static int
 configure(struct tls_config_base *base, struct tls_config *cfg,
@@ -185,16 +201,8 @@ configure(struct tls_config_base *base, struct tls_config *cfg,
                                       MBEDTLS_SSL_PRESET_DEFAULT);
     if (ret != 0)
         return tls_fail(why, 0, ret, "mbedtls_ssl_config_defaults failed");
-
-    /* The defaults accept TLS 1.0; 1.3 is not in this mbedTLS. */
-    mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
-    mbedtls_ssl_conf_curves(conf, curves);
-    mbedtls_ssl_conf_sig_hashes(conf, sig_hashes);
-    mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    if ((ret = tls_config_choose(conf)) != 0)
+        return tls_fail(why, 0, ret, "mbedtls_ssl_conf_alpn_protocols failed");
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &base->drbg);
     mbedtls_ssl_conf_session_cache(conf, &base->cache, mbedtls_ssl_cache_get,
                                    mbedtls_ssl_cache_set);
@@ -208,11 +216,6 @@ configure(struct tls_config_base *base, struct tls_config *cfg,
         mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
     }
 
-    /* mbedTLS only reads the list; its prototype lacks the const. */
-    if ((ret = mbedtls_ssl_conf_alpn_protocols(conf,
-                                               (const char **)alpn_protos))
-        != 0)
-        return tls_fail(why, 0, ret, "mbedtls_ssl_conf_alpn_protocols failed");
     if ((ret = mbedtls_ssl_conf_own_cert(conf, &cfg->crt, &cfg->key)) != 0)
         return tls_fail(why, 0, ret, "mbedtls_ssl_conf_own_cert failed");
     return 0;

@@ -69,6 +69,15 @@ struct tls_config *tls_config_load(struct tls_config_base *base,
                                    struct tls_why *why);
 
 /*
+ * What ferry offers, set on a configuration made by
+ * mbedtls_ssl_config_defaults: TLS 1.2 only, ECDHE with AEAD suites
+ * (ChaCha20 first), x25519 first, no SHA-1 signatures, no
+ * renegotiation, ALPN http/1.1.  Shared with bench/ceiling.c, so that the
+ * ceiling is measured on exactly these.  Returns 0 or an mbedTLS error.
+ */
+int tls_config_choose(mbedtls_ssl_config *conf);
+
+/*
  * Drop a reference to CFG; the last one frees it, key zeroed.  Accepts
  * NULL.  Safe from any thread.
  */
