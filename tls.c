@@ -48,6 +48,7 @@ struct tls_server {
     struct tls_config *current;
     char fingerprint[TLS_FINGERPRINT_MAX];  /* copies for the main thread */
     char pin[TLS_PIN_MAX];
+    bool own_identity;          /* ident.c's, not --cert and --key */
 };
 
 struct tls_conn {
@@ -117,6 +118,17 @@ tls_server_reload(struct tls_server *srv)
 {
     struct tls_config *cfg;
     struct tls_why why = { "" };
+
+    /*
+     * Our own identity never changes while we run, and started as root
+     * its key is root's alone (0600 in a 0700 folder), out of reach of
+     * the user we became: re-reading it could only fail.
+     */
+    if (srv->own_identity && srv->base.ca.dirfd == -1) {
+        log_info("tls: the self-signed identity stays as it is (nothing "
+                 "to reload)");
+        return 0;
+    }
 
     if ((cfg = tls_config_load(&srv->base, &why)) == NULL) {
         log_warnx("tls: reload failed, keeping the old certificate: %s",
@@ -476,13 +488,15 @@ find_files(struct tls_server *srv, const struct tls_options *opts,
                            why) == -1 ||
             tls_files_open(&srv->base.key, "key", opts->key_path, why) == -1)
             return -1;
-    } else if (ident_find_or_make(state_dir, cert, key, sizeof cert,
-                                  mbedtls_ctr_drbg_random,
-                                  &srv->base.drbg) == -1 ||
-               tls_files_open(&srv->base.cert, "certificate", cert,
-                              why) == -1 ||
-               tls_files_open(&srv->base.key, "key", key, why) == -1) {
-        return -1;
+    } else {
+        srv->own_identity = true;
+        if (ident_find_or_make(state_dir, cert, key, sizeof cert,
+                               mbedtls_ctr_drbg_random,
+                               &srv->base.drbg) == -1 ||
+            tls_files_open(&srv->base.cert, "certificate", cert,
+                           why) == -1 ||
+            tls_files_open(&srv->base.key, "key", key, why) == -1)
+            return -1;
     }
     if (opts != NULL && opts->client_ca_path != NULL)
         return tls_files_open(&srv->base.ca, "client CA",

@@ -601,6 +601,35 @@ def install_pair(live, pair):
     replace_file(live[0], pair[0].read_bytes())
 
 
+TLS_OWN_KEPT = "tls: the self-signed identity stays as it is"
+
+
+@pytest.mark.limit(60)
+@pytest.mark.parametrize("as_root", [False, True])
+def test_sighup_keeps_own_identity(ferry, as_root):
+    """Without --cert/--key, SIGHUP leaves ferry's own identity alone.
+    Started as root, its key (0600, root's) is out of reach of nobody,
+    so re-reading it could only fail with a warning on every reload."""
+    if as_root and os.geteuid() != 0:
+        pytest.skip("needs root to start as root")
+    f = ferry(as_root=as_root)
+    data = share_file(f)
+    before = Client(f.port)
+    try:
+        fpr = before.peer_sha256()
+        hup(f, TLS_OWN_KEPT)
+        assert TLS_KEPT not in f.stderr(), f.stderr()
+        after = Client(f.port)
+        try:
+            assert after.peer_sha256() == fpr
+            r = after.request("/hello.txt")
+            assert r.status == 200 and r.body == data
+        finally:
+            after.close()
+    finally:
+        before.close()
+
+
 @pytest.mark.limit(120)
 def test_sighup_reloads_certificate(ferry, server_pairs):
     pairs, live = server_pairs
