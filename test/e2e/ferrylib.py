@@ -4,15 +4,22 @@ Everything here talks to a real ferry over real sockets: a byte-exact
 HTTP/1.1 client on python's ssl module (for requests that curl would
 tidy up), a response parser that knows when a body ends, and thin
 wrappers around curl and openssl.  Every blocking call has a timeout.
+The normal client that keeps downloading while hostile ones attack (a
+Prober, and slowhttptest's command line) serves bench/hostile.py too,
+against other servers, so it needs nothing but the standard library.
 """
 
+import concurrent.futures
+import csv
 import email.utils
 import hashlib
 import os
 import re
+import resource
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 DEFAULT_TIMEOUT = 10.0
@@ -600,3 +607,218 @@ def sha256sum(paths, timeout=600):
         assert p.returncode == 0
         out.append(stdout.split()[0].decode())
     return out
+
+
+# --- a normal client, and hostile ones -------------------------------------
+# (test_hostile_clients.py, and bench/hostile.py against other servers too)
+
+PROBE_CTX = client_context()
+
+
+def tls(port, timeout=5.0):
+    """A TLS connection to 127.0.0.1:PORT, the certificate unchecked."""
+    raw = tcp_connect(port, timeout=timeout)
+    try:
+        return PROBE_CTX.wrap_socket(raw, server_hostname="localhost")
+    except BaseException:
+        raw.close()
+        raise
+
+
+def p95(values):
+    """Nearest-rank 95th percentile (NaN for no values)."""
+    s = sorted(values)
+    return s[max(0, -(-len(s) * 95 // 100) - 1)] if s else float("nan")
+
+
+def get(sock, path, port, keep):
+    """GET PATH on SOCK; the body of a 200, else what came instead.  The
+    body is read into one buffer, so that the client's own copying does
+    not weigh in the latency it measures."""
+    return get_response(sock, path, port, keep)[0]
+
+
+def get_response(sock, path, port, keep):
+    """What get() returns, and whether the connection ends with this
+    answer: the server said Connection: close, or closed it."""
+    sock.sendall(build_request(path, port=port, close=not keep))
+    head = bytearray()
+    while b"\r\n\r\n" not in head:
+        data = sock.recv(65536)
+        if not data:
+            return "closed after %d bytes of head" % len(head), True
+        head += data
+    end = head.index(b"\r\n\r\n") + 4
+    lines = bytes(head[:end]).decode("latin-1").split("\r\n")
+    closing = any(n.strip().lower() == "connection" and
+                  "close" in v.lower()
+                  for n, _, v in (l.partition(":") for l in lines[1:]))
+    if not lines[0].startswith("HTTP/1.1 200 "):
+        return lines[0], closing
+    length = [int(l.split(":", 1)[1]) for l in lines
+              if l.lower().startswith("content-length:")][0]
+    body = bytearray(length)
+    view = memoryview(body)
+    got = min(length, len(head) - end)
+    view[:got] = head[end:end + got]
+    while got < length:
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            return "closed after %d of %d body bytes" % (got, length), True
+        got += n
+    return bytes(body), closing
+
+
+class Prober:
+    """Downloads each of FILES ({path: bytes}) in turn, in two threads:
+    one opens a new connection per request, the other keeps one alive
+    (a new one when the server says Connection: close, as nginx and
+    lighttpd do after 1,000 requests).  Each request is timed; a wrong
+    answer or an error is recorded."""
+
+    def __init__(self, port, files):
+        self.port = port
+        self.files = files
+        self.samples = {}
+        self.errors = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._loop, args=(m,),
+                                         daemon=True)
+                        for m in ("new", "keep")]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(15)
+        assert not any(t.is_alive() for t in self.threads), "prober hung"
+
+    def _loop(self, mode):
+        sock = None
+        while not self.stopping.is_set():
+            for path, want in self.files.items():
+                t0 = time.monotonic()
+                try:
+                    if sock is None:
+                        sock = tls(self.port)
+                    got, closing = get_response(sock, path, self.port,
+                                                mode == "keep")
+                except Exception as e:      # any failure is a result
+                    got, closing = e, True
+                took = time.monotonic() - t0
+                if got != want:
+                    self.errors.append((mode, path, repr(got)[:200]))
+                if sock is not None and (closing or got != want or
+                                         mode == "new"):
+                    sock.close()
+                    sock = None
+                self.samples.setdefault((mode, path), []).append(took)
+                time.sleep(0.01)
+        if sock is not None:
+            sock.close()
+
+
+def probe_for(port, files, seconds):
+    """A Prober run for SECONDS, stopped."""
+    p = Prober(port, files).start()
+    time.sleep(seconds)
+    p.stop()
+    return p
+
+
+def share_files(folder):
+    """A small file and a 1 MiB one in FOLDER: {path: bytes}, for a
+    Prober."""
+    files = {"/small.txt": b"small file\n",
+             "/big.bin": os.urandom(MIB)}
+    for path, data in files.items():
+        write_file(os.path.join(folder, path[1:]), data)
+    return files
+
+
+SLOW_CONNS = 500        # connections per attack
+SLOW_MODES = {
+    # mode: (arguments, target)
+    "slowloris": (["-H", "-i", "5"], "/big.bin"),
+    "slow-body": (["-B", "-t", "PUT", "-s", str(MIB), "-i", "5"],
+                  "/slow.bin"),
+    "slow-read": (["-X", "-k", "3", "-n", "1", "-w", "512", "-y", "1024",
+                   "-z", "32"], "/big.bin"),
+    # HEAD, slowhttptest's choice: the cost of the ranges, not of the
+    # bytes (its Range field holds "5-0", so a GET is answered whole
+    # with 200, which makes it a plain download flood).  -b 1500 keeps
+    # the field within ferry's 16 KiB head.
+    "range": (["-R", "-a", "5", "-b", "1500"], "/big.bin"),
+}
+
+
+def slowhttptest_cmd(mode, port, prefix, seconds, conns=SLOW_CONNS):
+    """slowhttptest in MODE against 127.0.0.1:PORT for SECONDS, its
+    statistics to PREFIX.csv.  All CONNS connections in the first
+    second, except for the range requests, which are answered at once:
+    those are spread over the run so that it lasts.  (At once they would
+    make a burst of 500 TLS handshakes, which measures the CPU, not the
+    ranges; the other runs begin with such a burst anyway.)"""
+    args, target = SLOW_MODES[mode]
+    rate = conns if mode != "range" else conns // seconds + 1
+    return ["slowhttptest", *args, "-c", str(conns), "-r",
+            str(rate), "-l", str(seconds), "-p", "5", "-g",
+            "-o", str(prefix), "-u",
+            "https://127.0.0.1:%d%s" % (port, target)]
+
+
+def slowhttptest_peak(csv_path, column="Connected"):
+    """The highest COLUMN in slowhttptest's statistics: by default the
+    most connections it had open at once ("Closed": how many the server
+    had closed by the end)."""
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return max((int(r[column]) for r in rows), default=0)
+
+
+def raise_nofile(need):
+    """Raise our descriptor limit to NEED, the hard one too where we may
+    (ferry inherits it and sizes its own limit to it).  Returns the old
+    one."""
+    old = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (need, max(need, old[1])))
+    except (ValueError, OSError):       # no CAP_SYS_RESOURCE
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (min(need, old[1]), old[1]))
+    return old
+
+
+def open_tls_many(port, count, threads=8, timeout=60, deadline=None):
+    """COUNT handshakes from a few threads, each within TIMEOUT seconds,
+    none begun after DEADLINE (time.monotonic()); the sockets, or the
+    errors."""
+    def one(_):
+        if deadline is not None and time.monotonic() > deadline:
+            return TimeoutError("not tried: past the deadline")
+        try:
+            return tls(port, timeout=timeout)
+        except (OSError, ssl.SSLError) as e:
+            return e
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def closed_now(sock):
+    """Whether the peer has closed SOCK (a FIN or reset waiting), seen
+    on a duplicate of its descriptor without reading a byte."""
+    raw = socket.socket(fileno=os.dup(sock.fileno()))
+    try:
+        return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        raw.close()

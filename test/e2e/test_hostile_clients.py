@@ -53,8 +53,6 @@ build distorts.  Figures are printed (run pytest with -s to see them).
    (test_limits.py).
 """
 
-import concurrent.futures
-import csv
 import fcntl
 import os
 import resource
@@ -70,8 +68,11 @@ import time
 import pytest
 
 from conftest import release_bin
-from ferrylib import (KIB, MIB, ResponseReader, Upload, build_request,
-                      client_context, tcp_connect, wait_closed,
+from ferrylib import (KIB, MIB, SLOW_CONNS, SLOW_MODES, Prober,
+                      ResponseReader, Upload, build_request, client_context,
+                      closed_now, get, open_tls_many, p95, probe_for,
+                      raise_nofile, share_files, slowhttptest_cmd,
+                      slowhttptest_peak, tcp_connect, tls, wait_closed,
                       wait_no_temps, write_file)
 
 CTX = client_context()
@@ -138,153 +139,9 @@ def server_inode(server_port, client_port):
     return None
 
 
-# --- a normal client ---------------------------------------------------------
-
-def tls(port, timeout=5.0):
-    raw = tcp_connect(port, timeout=timeout)
-    try:
-        return CTX.wrap_socket(raw, server_hostname="localhost")
-    except BaseException:
-        raw.close()
-        raise
-
-
-def p95(values):
-    s = sorted(values)
-    return s[max(0, -(-len(s) * 95 // 100) - 1)] if s else float("nan")
-
-
-def get(sock, path, port, keep):
-    """GET PATH on SOCK; the body of a 200, else what came instead.  The
-    body is read into one buffer, so that the client's own copying does
-    not weigh in the latency it measures."""
-    sock.sendall(build_request(path, port=port, close=not keep))
-    head = bytearray()
-    while b"\r\n\r\n" not in head:
-        data = sock.recv(65536)
-        if not data:
-            return "closed after %d bytes of head" % len(head)
-        head += data
-    end = head.index(b"\r\n\r\n") + 4
-    lines = bytes(head[:end]).decode("latin-1").split("\r\n")
-    if not lines[0].startswith("HTTP/1.1 200 "):
-        return lines[0]
-    length = [int(l.split(":", 1)[1]) for l in lines
-              if l.lower().startswith("content-length:")][0]
-    body = bytearray(length)
-    view = memoryview(body)
-    got = min(length, len(head) - end)
-    view[:got] = head[end:end + got]
-    while got < length:
-        n = sock.recv_into(view[got:])
-        if n == 0:
-            return "closed after %d of %d body bytes" % (got, length)
-        got += n
-    return bytes(body)
-
-
-class Prober:
-    """Downloads each of FILES ({path: bytes}) in turn, in two threads:
-    one opens a new connection per request, the other keeps one alive.
-    Each request is timed; a wrong answer or an error is recorded."""
-
-    def __init__(self, port, files):
-        self.port = port
-        self.files = files
-        self.samples = {}
-        self.errors = []
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._loop, args=(m,),
-                                         daemon=True)
-                        for m in ("new", "keep")]
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def stop(self):
-        self.stopping.set()
-        for t in self.threads:
-            t.join(15)
-        assert not any(t.is_alive() for t in self.threads), "prober hung"
-
-    def _loop(self, mode):
-        sock = None
-        while not self.stopping.is_set():
-            for path, want in self.files.items():
-                t0 = time.monotonic()
-                try:
-                    if sock is None:
-                        sock = tls(self.port)
-                    got = get(sock, path, self.port, mode == "keep")
-                except Exception as e:      # any failure is a result
-                    got = e
-                took = time.monotonic() - t0
-                if got != want:
-                    self.errors.append((mode, path, repr(got)[:200]))
-                if sock is not None and (got != want or mode == "new"):
-                    sock.close()
-                    sock = None
-                self.samples.setdefault((mode, path), []).append(took)
-                time.sleep(0.01)
-        if sock is not None:
-            sock.close()
-
-
-def probe_for(port, files, seconds):
-    p = Prober(port, files).start()
-    time.sleep(seconds)
-    p.stop()
-    return p
-
-
-def share_files(f):
-    files = {"/small.txt": b"small file\n",
-             "/big.bin": os.urandom(MIB)}
-    for path, data in files.items():
-        write_file(f.path(path[1:]), data)
-    return files
-
-
 # --- 1. slowhttptest ---------------------------------------------------------
 
 SLOW_SECONDS = int(os.environ.get("FERRY_SLOW_SECONDS", "30"))
-SLOW_CONNS = 500
-SLOW_MODES = {
-    # mode: (arguments, target)
-    "slowloris": (["-H", "-i", "5"], "/big.bin"),
-    "slow-body": (["-B", "-t", "PUT", "-s", str(MIB), "-i", "5"],
-                  "/slow.bin"),
-    "slow-read": (["-X", "-k", "3", "-n", "1", "-w", "512", "-y", "1024",
-                   "-z", "32"], "/big.bin"),
-    # HEAD, slowhttptest's choice: the cost of the ranges, not of the
-    # bytes (its Range field holds "5-0", so a GET is answered whole
-    # with 200, which makes it a plain download flood).  -b 1500 keeps
-    # the field within ferry's 16 KiB head.
-    "range": (["-R", "-a", "5", "-b", "1500"], "/big.bin"),
-}
-
-
-def slowhttptest_cmd(mode, port, prefix):
-    """All 500 connections in the first second, except for the range
-    requests, which are answered at once: those are spread over the run
-    so that it lasts.  (At once they would make a burst of 500 TLS
-    handshakes, which measures the CPU, not the ranges; the other runs
-    begin with such a burst anyway.)"""
-    args, target = SLOW_MODES[mode]
-    rate = SLOW_CONNS if mode != "range" else SLOW_CONNS // SLOW_SECONDS + 1
-    return ["slowhttptest", *args, "-c", str(SLOW_CONNS), "-r",
-            str(rate), "-l", str(SLOW_SECONDS), "-p", "5", "-g",
-            "-o", str(prefix), "-u",
-            "https://127.0.0.1:%d%s" % (port, target)]
-
-
-def peak_connected(csv_path):
-    """The most connections slowhttptest had open at once."""
-    with open(csv_path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return max((int(r["Connected"]) for r in rows), default=0)
 
 
 def send_queues(port):
@@ -368,7 +225,7 @@ def test_slowhttptest_spares_normal_client(wferry, tmp, mode):
     if not shutil.which("slowhttptest"):
         pytest.fail("slowhttptest missing: make deps installs it")
     f = wferry(binary=release_bin())
-    files = share_files(f)
+    files = share_files(f.dir)
     listeners = len(ferry_sockets(f.pid))
     base = probe_for(f.port, files, 3.0)
     prefix = tmp / ("slow-" + mode)
@@ -376,17 +233,17 @@ def test_slowhttptest_spares_normal_client(wferry, tmp, mode):
     watch = SocketWatch(f.pid, f.port)
     hit = Prober(f.port, files).start()
     t0 = time.monotonic()
+    cmd = slowhttptest_cmd(mode, f.port, prefix, SLOW_SECONDS)
     try:
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(slowhttptest_cmd(mode, f.port, prefix),
-                                    stdin=subprocess.DEVNULL, stdout=log,
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, cwd=tmp)
             rc = proc.wait(SLOW_SECONDS + 60)
     finally:
         hit.stop()
         watch.stop()
     took = time.monotonic() - t0
-    attack = peak_connected(str(prefix) + ".csv")
+    attack = slowhttptest_peak(str(prefix) + ".csv")
     peak = watch.peak - listeners
     report("%s: %.0f s, slowhttptest peak %d connected, ferry peak %d "
            "clients, %.0f MiB queued in the kernel at most" % (
@@ -420,46 +277,6 @@ def check_attack(f, mode, peak):
 IDLE_TCP = 5000
 IDLE_TLS = 5000
 MAX_CONNS = 8000
-
-
-def raise_nofile(need):
-    """Raise our descriptor limit to NEED, the hard one too where we may
-    (ferry inherits it and sizes its own limit to it).  Returns the old
-    one."""
-    old = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE,
-                           (need, max(need, old[1])))
-    except (ValueError, OSError):       # no CAP_SYS_RESOURCE
-        resource.setrlimit(resource.RLIMIT_NOFILE,
-                           (min(need, old[1]), old[1]))
-    return old
-
-
-def open_tls_many(port, count, threads=8):
-    """COUNT handshakes from a few threads; the sockets, or the errors."""
-    def one(_):
-        try:
-            return tls(port, timeout=60)
-        except (OSError, ssl.SSLError) as e:
-            return e
-
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, range(count)))
-
-
-def closed_now(sock):
-    """Whether the peer has closed SOCK (a FIN or reset waiting), seen
-    on a duplicate of its descriptor without reading a byte."""
-    raw = socket.socket(fileno=os.dup(sock.fileno()))
-    try:
-        return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    finally:
-        raw.close()
 
 
 def timed_requests(port, files, rounds):
@@ -530,7 +347,7 @@ def run_idle_connections(ferry, socks):
     t_start = time.monotonic()
     f = ferry("-q", "--max-conns", str(MAX_CONNS), "--handshake-timeout",
               "300", "--header-timeout", "300", binary=release_bin())
-    files = share_files(f)
+    files = share_files(f.dir)
     # ferry sizes its limit to its descriptors: 3 per client at most
     limit = min(MAX_CONNS, (ferry_nofile(f.pid) - 64) // 3)
     if limit <= IDLE_TCP:
