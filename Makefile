@@ -47,6 +47,9 @@ TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
              python3-pytest python3-requests chromium media-types \
              apache2-utils whois testssl.sh sslscan llvm-14 \
              libclang-rt-14-dev slowhttptest iproute2
+# What `make bench-hostile` runs ferry against (bench/README.md).
+BENCH_PKGS = python3 openssl nginx lighttpd lighttpd-mod-mbedtls \
+             lighttpd-mod-webdav slowhttptest
 
 # Unit tests: each links its module and nothing else (log.c for logging).
 UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime \
@@ -63,7 +66,7 @@ test_roles_OBJS   = roles.o
 test_auth_OBJS    = auth.o auth_cache.o http.o guard.o cases.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
-        clean-objs bench-login fuzz fuzz-coverage test-long
+        clean-objs bench-login bench-hostile fuzz fuzz-coverage test-long
 
 all: ferry
 
@@ -163,6 +166,12 @@ clean: clean-objs
 bench-login:
 	$(MAKE) ferry
 	$(PYTHON) bench/login.py
+
+# ferry, nginx and lighttpd under slowhttptest and an idle flood (~9 min).
+bench-hostile:
+	@sh test/install-deps.sh $(BUILD_PKGS) $(BENCH_PKGS)
+	$(MAKE) ferry
+	$(PYTHON) bench/hostile.py
 
 # mbedTLS's own ceilings here: AEAD MB/s and handshake CPU, in memory
 # (~10 s), always from the optimised objects in build/.  It links ferry's
