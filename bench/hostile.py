@@ -49,6 +49,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import machine
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test" / "e2e"))
 
@@ -782,17 +784,6 @@ def ferry_version(binary):
         digest = hashlib.sha256(f.read()).hexdigest()
     return "%s, sha256 %s" % ((r.stdout or r.stderr).decode().strip(),
                               digest[:12])
-
-
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return "%d CPUs (%s), %s" % (os.cpu_count(), model,
-                                 time.strftime("%Y-%m-%d %H:%M %Z"))
 
 
 def print_header(args, ferry, puts, load_before):

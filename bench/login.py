@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import machine
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"
 WRONG = "wrong horse"
@@ -343,17 +345,6 @@ def print_details(tag, first, wrong):
           "first 429 at request %s"
           % (tag, " ".join("%.0f" % w for w in wrong.wall_ms[:10]),
              refused[0] if refused else "none"))
-
-
-def machine():
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return "%d CPUs (%s), %s" % (os.cpu_count(), model,
-                                 time.strftime("%Y-%m-%d %H:%M %Z"))
 
 
 def report(rows, base, args):
