@@ -22,10 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mbedtls/bignum.h>
 #include <mbedtls/cipher.h>
 #include <mbedtls/ctr_drbg.h>
-#include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
