@@ -120,9 +120,9 @@ tls_server_reload(struct tls_server *srv)
     struct tls_why why = { "" };
 
     /*
-     * Our own identity never changes while we run, and started as root
-     * its key is root's alone (0600 in a 0700 folder), out of reach of
-     * the user we became: re-reading it could only fail.
+     * Our own identity never changes while we run, so there is nothing
+     * to re-read; and started as root, its key is root's alone (0600 in
+     * a 0700 folder), out of reach of the user we became.
      */
     if (srv->own_identity && srv->base.ca.dirfd == -1) {
         log_info("tls: the self-signed identity stays as it is (nothing "
