@@ -8,6 +8,7 @@
 #include "options.h"
 
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,10 +114,24 @@ check_access(struct options *o)
         o->writable = true;     /* a drop box takes files */
 }
 
+/*
+ * The CPUs this process may run on: under taskset or a cgroup's cpuset,
+ * more event loops than that only take turns on the same cores.
+ */
+static long
+usable_cpus(void)
+{
+    cpu_set_t set;
+
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static void
 set_defaults(struct options *o)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long cpus = usable_cpus();
 
     memset(o, 0, sizeof *o);
     o->dir = ".";
@@ -259,7 +274,7 @@ usage(FILE *out, int code)
         "  -v, --verbose            debug diagnostics on stderr\n"
         "      --user NAME          user to become when started as root\n"
         "                           (default nobody; DIR becomes the root)\n"
-        "      --workers N          worker threads (default: one per CPU)\n"
+        "      --workers N          worker threads (default: one per usable CPU)\n"
         "      --max-conns N        most clients at once\n"
         "      --handshake-timeout S  seconds to finish TLS (15)\n"
         "      --header-timeout S   seconds to send a request head (30)\n"
