@@ -470,7 +470,8 @@ step_write(struct conn *c, struct conn_ctx *ctx)
                      c->peer);
             return STEP_DONE;
         }
-        n = tls_write(c->tls, ctx->scratch, (size_t)got, &st);
+        n = tls_write(c->tls, ctx->scratch, (size_t)got,
+                      response_more_after(&c->res, (size_t)got), &st);
         if (n == 0) {
             c->pending = (size_t)got;
             if (st == TLS_WANT_WRITE)

@@ -80,7 +80,8 @@ conn_step_continue(struct conn *c, struct conn_ctx *ctx)
     enum tls_status st;
 
     (void)ctx;
-    if (tls_write(c->tls, continue_line, sizeof continue_line - 1, &st) > 0) {
+    if (tls_write(c->tls, continue_line, sizeof continue_line - 1, false,
+                  &st) > 0) {
         c->state = ST_READ_BODY;
         return STEP_AGAIN;
     }

@@ -550,6 +550,17 @@ response_done(const struct response *res)
     return res->seg >= res->nsegs;
 }
 
+bool
+response_more_after(const struct response *res, size_t n)
+{
+    size_t seg;
+    uint64_t left = 0;
+
+    for (seg = res->seg; seg < res->nsegs && left <= n; seg++)
+        left += res->segs[seg].len - (seg == res->seg ? res->seg_off : 0);
+    return left > n;
+}
+
 void
 response_free(struct response *res)
 {

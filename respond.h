@@ -112,6 +112,9 @@ void response_advance(struct response *res, size_t n);
 /* Whether every byte has been sent. */
 bool response_done(const struct response *res);
 
+/* Whether bytes remain after the next N. */
+bool response_more_after(const struct response *res, size_t n);
+
 /* Release what RES holds; accepts a zeroed response. */
 void response_free(struct response *res);
 

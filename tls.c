@@ -58,6 +58,7 @@ struct tls_conn {
     int sys_errno;              /* errno behind the last NET_* failure */
     bool handshake_done;
     bool chain_checked;         /* this handshake verified a client chain */
+    bool more;                  /* records follow: send with MSG_MORE */
     char peer[PEER_MAX];
 };
 
@@ -262,7 +263,7 @@ tls_read(struct tls_conn *c, void *buf, size_t len, enum tls_status *st)
 }
 
 size_t
-tls_write(struct tls_conn *c, const void *buf, size_t len,
+tls_write(struct tls_conn *c, const void *buf, size_t len, bool more,
           enum tls_status *st)
 {
     int ret;
@@ -271,7 +272,9 @@ tls_write(struct tls_conn *c, const void *buf, size_t len,
         *st = TLS_OK;
         return 0;
     }
+    c->more = more;
     ret = mbedtls_ssl_write(&c->ssl, buf, len);
+    c->more = false;
     if (ret > 0) {
         *st = TLS_OK;
         return (size_t)ret;
@@ -546,7 +549,8 @@ bio_send(void *ctx, const unsigned char *buf, size_t len)
     if (len > INT_MAX)
         len = INT_MAX;
     do
-        n = send(c->fd, buf, len, MSG_NOSIGNAL);    /* no SIGPIPE */
+        n = send(c->fd, buf, len, MSG_NOSIGNAL |     /* no SIGPIPE */
+                 (c->more ? MSG_MORE : 0));
     while (n == -1 && errno == EINTR);
     if (n >= 0)
         return (int)n;

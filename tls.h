@@ -125,9 +125,12 @@ size_t tls_read(struct tls_conn *c, void *buf, size_t len,
 /*
  * Write up to LEN bytes as at most one record.  Returns the count taken
  * (> 0) with TLS_OK, or 0 with another status.  After TLS_WANT_* the
- * caller must repeat the call with the same bytes and the same length.
+ * caller must repeat the call with the same bytes, length and MORE.
+ * MORE says that further records follow at once: the kernel may then
+ * hold the bytes to send bigger packets (MSG_MORE); the last record of a
+ * response goes without it, which sends what was held.
  */
-size_t tls_write(struct tls_conn *c, const void *buf, size_t len,
+size_t tls_write(struct tls_conn *c, const void *buf, size_t len, bool more,
                  enum tls_status *st);
 
 /* Send close_notify (best effort; TLS_WANT_* means try again later). */
