@@ -47,9 +47,11 @@ TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
              python3-pytest python3-requests chromium media-types \
              apache2-utils whois testssl.sh sslscan llvm-14 \
              libclang-rt-14-dev slowhttptest iproute2
-# What `make bench-hostile` runs ferry against (bench/README.md).
+# What `make bench-hostile` and `make bench` run ferry against, and
+# their clients (bench/README.md).
 BENCH_PKGS = python3 openssl nginx lighttpd lighttpd-mod-mbedtls \
-             lighttpd-mod-webdav slowhttptest
+             lighttpd-mod-webdav slowhttptest wrk curl util-linux \
+             libssl-dev
 
 # Unit tests: each links its module and nothing else (log.c for logging).
 UNIT_TESTS = test_http test_head test_range test_path test_listing test_mime \
@@ -66,7 +68,7 @@ test_roles_OBJS   = roles.o
 test_auth_OBJS    = auth.o auth_cache.o http.o guard.o cases.o
 
 .PHONY: all asan test unit e2e lint run deps build-deps browser-deps clean \
-        clean-objs bench-login bench-hostile fuzz fuzz-coverage test-long
+        clean-objs bench bench-login bench-hostile fuzz fuzz-coverage test-long
 
 all: ferry
 
@@ -186,6 +188,20 @@ build/bench-ceiling: bench/ceiling.c tls.h tls_config.h ident.h \
 
 bench-ceiling: build/bench-ceiling
 	./build/bench-ceiling $(CEILING_ARGS)
+
+# ferry, nginx and lighttpd side by side: bulk, keep-alive, handshakes,
+# memory and start-up, pinned and unpinned (~12 min; BENCH_ARGS=--quick
+# for a short look), each figure also against the ceilings above.
+# Its handshake client is on OpenSSL, as curl and wrk are.
+BENCH_ARGS ?=
+build/bench-hsclient: bench/hsclient.c | build
+	$(CC) $(CFLAGS) $(WARNFLAGS) $(REQFLAGS) -o $@ bench/hsclient.c \
+	    $(LDFLAGS) -lssl -lcrypto
+
+bench:
+	@sh test/install-deps.sh $(BUILD_PKGS) $(BENCH_PKGS)
+	$(MAKE) ferry build/bench-ceiling build/bench-hsclient
+	$(PYTHON) bench/bench.py $(BENCH_ARGS)
 
 # ---------------------------------------------------------------------------
 # Fuzzing: libFuzzer targets in test/fuzz/ (see test/fuzz/README.md).
