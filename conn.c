@@ -42,6 +42,8 @@ static enum step step_read(struct conn *c, struct conn_ctx *ctx);
 static enum step step_write(struct conn *c, struct conn_ctx *ctx);
 static enum step step_close_notify(struct conn *c, struct conn_ctx *ctx);
 static enum step step_linger(struct conn *c, struct conn_ctx *ctx);
+static enum step took_bytes(struct conn *c, struct conn_ctx *ctx, size_t n);
+static enum step read_stopped(struct conn *c, enum tls_status st);
 static enum step parse_head(struct conn *c, struct conn_ctx *ctx);
 static enum step start_response(struct conn *c, struct conn_ctx *ctx,
                                 const struct http_request *req, int rv,
@@ -267,38 +269,58 @@ static enum step
 step_read(struct conn *c, struct conn_ctx *ctx)
 {
     enum tls_status st;
+    enum step r;
     size_t n;
 
     if (c->reparse) {
-        enum step r;
-
         c->reparse = false;
         r = parse_head(c, ctx);
         if (r != STEP_READ)
             return r;
     }
-    if (ensure_input(c) == -1)
-        return STEP_DONE;
+    if (c->in == NULL) {
+        /* A buffer of its own only once a request begins: waking up to
+         * nothing, or idle between requests, a client holds none. */
+        n = tls_read(c->tls, ctx->scratch, HTTP_MAX_HEAD_BYTES, &st);
+        if (n == 0)
+            return read_stopped(c, st);
+        if (ensure_input(c) == -1)
+            return STEP_DONE;
+        memcpy(c->in, ctx->scratch, n);
+        if ((r = took_bytes(c, ctx, n)) != STEP_READ)
+            return r;
+    }
     for (;;) {
         n = tls_read(c->tls, c->in + c->in_len,
                      HTTP_MAX_HEAD_BYTES - c->in_len, &st);
         if (n == 0)
-            break;
-        if (!c->head_started) {
-            c->head_started = true;
-            c->deadline_ms = ctx->now_ms + ctx->settings->header_timeout_ms;
-        }
-        c->in_len += n;
-        /* Parse only once a line is complete or the buffer is full, so a
-         * client trickling bytes cannot make us reparse the head per byte. */
-        if (memchr(c->in + c->in_len - n, '\n', n) != NULL ||
-            c->in_len == HTTP_MAX_HEAD_BYTES) {
-            enum step r = parse_head(c, ctx);
-
-            if (r != STEP_READ)
-                return r;
-        }
+            return read_stopped(c, st);
+        if ((r = took_bytes(c, ctx, n)) != STEP_READ)
+            return r;
     }
+}
+
+/* N more bytes of a head are in the buffer: parse it when it may be whole. */
+static enum step
+took_bytes(struct conn *c, struct conn_ctx *ctx, size_t n)
+{
+    if (!c->head_started) {
+        c->head_started = true;
+        c->deadline_ms = ctx->now_ms + ctx->settings->header_timeout_ms;
+    }
+    c->in_len += n;
+    /* Parse only once a line is complete or the buffer is full, so a
+     * client trickling bytes cannot make us reparse the head per byte. */
+    if (memchr(c->in + c->in_len - n, '\n', n) != NULL ||
+        c->in_len == HTTP_MAX_HEAD_BYTES)
+        return parse_head(c, ctx);
+    return STEP_READ;
+}
+
+/* mbedTLS has no more bytes for now (ST says why): wait, or give up. */
+static enum step
+read_stopped(struct conn *c, enum tls_status st)
+{
     if (st == TLS_WANT_READ) {
         if (c->in_len == 0)
             release_input(c);   /* idle keep-alive: hold no buffer */
