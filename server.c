@@ -83,6 +83,7 @@ main(int argc, char **argv)
 
     options_parse(argc, argv, &o);
     log_init(o.verbose, !o.quiet);
+    worker_heap_init();
     if (realpath(o.dir, dir) == NULL)
         fatal("start: cannot serve %s", o.dir);
     block_signals(&sigs);

@@ -26,6 +26,12 @@ struct worker_shared {
 struct worker;
 
 /*
+ * Set how the heap serves clients' buffers; call before any thread
+ * starts.
+ */
+void worker_heap_init(void);
+
+/*
  * A worker serving the listening sockets FDS (NFDS of them) with
  * SETTINGS, and SHARED with the others.  Not running yet.  Returns NULL
  * on failure (out of memory or descriptors).
