@@ -21,7 +21,7 @@ BIND      ?=
 # needs only libc.
 MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -lcrypt -Wl,-Bdynamic
 
-SRCS = server.c worker.c options.c conn.c conn_body.c conn_gate.c \
+SRCS = server.c worker.c handoff.c options.c conn.c conn_body.c conn_gate.c \
        verify.c access.c respond.c body.c \
        chunked.c upload.c tidy.c tls.c tls_files.c tls_config.c tls_log.c \
        ident.c http.c head.c files.c path.c \

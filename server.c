@@ -197,6 +197,8 @@ start_workers(struct worker **workers, struct gate *gate,
         if (workers[i] == NULL)
             fatal("start: worker %zu", i);
     }
+    shared.workers = workers;
+    shared.nworkers = o->workers;
     for (i = 0; i < o->workers; i++)
         if (worker_start(workers[i]) == -1)
             fatalx("start: cannot start worker threads");

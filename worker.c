@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handoff.h"
 #include "http.h"
 #include "log.h"
 #include "options.h"
@@ -53,6 +54,7 @@ enum slot_kind {
     SLOT_LISTENER,
     SLOT_WAKE,
     SLOT_CHECKS,
+    SLOT_HANDOFF,
     SLOT_CONN,
 };
 
@@ -70,6 +72,9 @@ struct worker {
     int epfd;
     struct slot wake;           /* eventfd: the main thread's knock */
     struct slot checks;         /* the sink's eventfd: checks are done */
+    struct slot mailbox;        /* the handoff's eventfd: clients wait */
+    struct handoff *handoff;    /* clients other workers passed on */
+    atomic_size_t load;         /* nconns, for the other workers to read */
     struct slot listeners[OPTIONS_MAX_LISTENERS];
     size_t nlisteners;
     struct slot *conns;         /* newest first */
@@ -98,6 +103,9 @@ static void worker_watch(struct worker *w, struct slot *s,
                          enum conn_wait wait);
 static void worker_drop(struct worker *w, struct slot *s);
 static void trim_heap(struct worker *w);
+static bool pass_on(struct worker *w, int fd, const struct sockaddr *peer,
+                    socklen_t len);
+static void take_passed_on(struct worker *w);
 static void worker_sweep(struct worker *w, bool close_idle);
 static void check_done(void *owner, const struct verify_result *r,
                        void *arg);
@@ -162,6 +170,7 @@ worker_free(struct worker *w)
     if (w->spare_fd > 0)
         close(w->spare_fd);
     verify_sink_free(w->ctx.checks);
+    handoff_free(w->handoff);
     free(w->ctx.scratch);
     free(w);
 }
@@ -176,17 +185,21 @@ worker_init(struct worker *w, const int *fds, size_t nfds)
     w->ctx.scratch_len = 16384;
     w->ctx.scratch = malloc(w->ctx.scratch_len);
     w->ctx.checks = verify_sink_new();
+    w->handoff = handoff_new();
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->wake.kind = SLOT_WAKE;
     w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->spare_fd = eventfd(0, EFD_CLOEXEC);
-    if (w->ctx.scratch == NULL || w->ctx.checks == NULL || w->epfd == -1 ||
-        w->wake.fd == -1)
+    if (w->ctx.scratch == NULL || w->ctx.checks == NULL ||
+        w->handoff == NULL || w->epfd == -1 || w->wake.fd == -1)
         return -1;
     w->checks.kind = SLOT_CHECKS;
     w->checks.fd = verify_sink_fd(w->ctx.checks);
+    w->mailbox.kind = SLOT_HANDOFF;
+    w->mailbox.fd = handoff_fd(w->handoff);
     if (watch_fd(w, &w->wake, EPOLLIN) == -1 ||
-        watch_fd(w, &w->checks, EPOLLIN) == -1)
+        watch_fd(w, &w->checks, EPOLLIN) == -1 ||
+        watch_fd(w, &w->mailbox, EPOLLIN) == -1)
         return -1;
     for (i = 0; i < nfds; i++) {
         w->listeners[i].kind = SLOT_LISTENER;
@@ -230,6 +243,8 @@ worker_main(void *arg)
                 worker_watch(w, s, conn_run(s->conn, &w->ctx));
             else if (s->kind == SLOT_CHECKS)
                 verify_sink_drain(w->ctx.checks, check_done, w);
+            else if (s->kind == SLOT_HANDOFF)
+                take_passed_on(w);
         }
         if (atomic_load(&w->shared->stopping) && !w->ctx.stopping)
             begin_stop(w);
@@ -314,7 +329,50 @@ worker_accept(struct worker *w, struct slot *l)
             close(fd);
             return;
         }
-        add_conn(w, fd, (struct sockaddr *)&ss, len);
+        if (!pass_on(w, fd, (struct sockaddr *)&ss, len))
+            add_conn(w, fd, (struct sockaddr *)&ss, len);
+    }
+}
+
+/*
+ * Give the client on FD to the worker with the fewest clients, if it has
+ * fewer than W: the listeners wake whichever worker waits, often the same
+ * one, and four downloads begun at once all landed on one core.
+ */
+static bool
+pass_on(struct worker *w, int fd, const struct sockaddr *peer,
+        socklen_t len)
+{
+    struct worker *least = w;
+    size_t least_load = atomic_load_explicit(&w->load, memory_order_relaxed);
+    size_t i;
+
+    for (i = 0; i < w->shared->nworkers; i++) {
+        struct worker *o = w->shared->workers[i];
+        size_t load = atomic_load_explicit(&o->load, memory_order_relaxed);
+
+        if (load < least_load) {
+            least = o;
+            least_load = load;
+        }
+    }
+    if (least == w || !handoff_push(least->handoff, fd, peer, len))
+        return false;
+    /* Counted now, so that the next client goes by it too. */
+    atomic_fetch_add_explicit(&least->load, 1, memory_order_relaxed);
+    return true;
+}
+
+/* Clients another worker passed on: ours now. */
+static void
+take_passed_on(struct worker *w)
+{
+    struct handoff_client got[16];
+    size_t n = handoff_take(w->handoff, got, 16), i;
+
+    for (i = 0; i < n; i++) {
+        atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
+        add_conn(w, got[i].fd, (struct sockaddr *)&got[i].peer, got[i].len);
     }
 }
 
@@ -420,6 +478,7 @@ add_conn(struct worker *w, int fd, const struct sockaddr *peer,
     w->conns = s;
     if (++w->nconns > w->peak_conns)
         w->peak_conns = w->nconns;
+    atomic_fetch_add_explicit(&w->load, 1, memory_order_relaxed);
 }
 
 /* Watch what S's connection waits for now (nothing for a timer), or drop
@@ -465,6 +524,7 @@ worker_drop(struct worker *w, struct slot *s)
     conn_free(s->conn);         /* closing the socket leaves the epoll set */
     free(s);
     w->nconns--;
+    atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
     atomic_fetch_sub(&w->shared->open_conns, 1);
 }
 

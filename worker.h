@@ -21,6 +21,8 @@ struct worker_shared {
     atomic_size_t open_conns;       /* clients of all workers */
     size_t max_conns;               /* --max-conns */
     atomic_bool stopping;           /* graceful stop under way */
+    struct worker **workers;        /* all of them, to pass clients on */
+    size_t nworkers;                /* set before any worker starts */
 };
 
 struct worker;
