@@ -283,6 +283,12 @@ tls_write(struct tls_conn *c, const void *buf, size_t len, bool more,
     return 0;
 }
 
+bool
+tls_pending(const struct tls_conn *c)
+{
+    return mbedtls_ssl_check_pending(&c->ssl) != 0;
+}
+
 enum tls_status
 tls_close_notify(struct tls_conn *c)
 {

@@ -133,6 +133,12 @@ size_t tls_read(struct tls_conn *c, void *buf, size_t len,
 size_t tls_write(struct tls_conn *c, const void *buf, size_t len, bool more,
                  enum tls_status *st);
 
+/*
+ * Whether mbedTLS holds bytes it read from the socket and has not handed
+ * over: no epoll event will announce them.
+ */
+bool tls_pending(const struct tls_conn *c);
+
 /* Send close_notify (best effort; TLS_WANT_* means try again later). */
 enum tls_status tls_close_notify(struct tls_conn *c);
 
