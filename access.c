@@ -35,6 +35,8 @@ access_begin(struct access_line *a, const char *host, const char *user,
     int head, tail;
 
     access_free(a);
+    if (!log_access_on())
+        return;                 /* -q: a line nobody will read */
     localtime_r(&now, &tm);
     strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S %z", &tm);
     if (req != NULL) {

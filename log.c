@@ -103,6 +103,12 @@ fatalx(const char *fmt, ...)
     exit(1);
 }
 
+bool
+log_access_on(void)
+{
+    return access_on;
+}
+
 void
 log_access(const char *line, size_t len)
 {

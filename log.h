@@ -36,6 +36,9 @@ void fatalx(const char *fmt, ...)
  */
 void log_access(const char *line, size_t len);
 
+/* Whether access-log lines are written (false with -q). */
+bool log_access_on(void);
+
 /*
  * Copy LEN bytes of SRC into DST (capacity CAP, always NUL-terminated),
  * escaping controls, '"', '\\' and bytes >= 0x80 as \xHH.  Returns the
