@@ -24,7 +24,7 @@ MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -lcrypt -Wl,-Bdyna
 SRCS = server.c worker.c handoff.c options.c conn.c conn_body.c conn_gate.c \
        verify.c access.c respond.c body.c \
        chunked.c upload.c tidy.c tls.c tls_files.c tls_config.c tls_log.c \
-       ident.c http.c head.c files.c path.c \
+       ident.c http.c head.c files.c opencache.c path.c \
        range.c cond.c listing.c accept.c page.c mime.c gate.c roles.c auth.c \
        auth_cache.c log.c
 
@@ -61,9 +61,9 @@ test_head_OBJS    = head.o guard.o
 test_mime_OBJS    = mime.o
 test_range_OBJS   = range.o cond.o http.o head.o guard.o
 test_path_OBJS    = path.o guard.o
-test_listing_OBJS = listing.o accept.o page.o files.o path.o guard.o
+test_listing_OBJS = listing.o accept.o page.o files.o opencache.o path.o guard.o
 test_chunked_OBJS = chunked.o guard.o cases.o
-test_upload_OBJS  = upload.o tidy.o files.o cond.o http.o head.o path.o
+test_upload_OBJS  = upload.o tidy.o files.o opencache.o cond.o http.o head.o path.o
 test_roles_OBJS   = roles.o
 test_auth_OBJS    = auth.o auth_cache.o http.o guard.o cases.o
 

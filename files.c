@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "opencache.h"
 
 /*
  * An IN_ROOT lookup that meets ".." fails with EAGAIN whenever anything on
@@ -104,12 +105,25 @@ files_open(const struct files_root *root, const char *path, struct stat *st)
     for (tries = 0; tries < FILES_SWAP_TRIES; tries++) {
         if (probe(root, path, &first) == -1)
             return -1;
+        if (S_ISREG(first.st_mode) && (fd = opencache_take(&first)) != -1) {
+            *st = first;
+            return fd;
+        }
         fd = open_checked(root, path, &first, st);
+        if (fd != -1 && S_ISREG(st->st_mode))
+            opencache_offer(fd, st);
         if (fd != -1 || errno != EAGAIN)
             return fd;
     }
     errno = EAGAIN;
     return -1;
+}
+
+void
+files_close(int fd)
+{
+    if (!opencache_release(fd))
+        close(fd);
 }
 
 /*

@@ -58,6 +58,9 @@ int files_resolve(const struct files_root *root, const char *path,
 int files_open(const struct files_root *root, const char *path,
                struct stat *st);
 
+/* Done with FD from files_open: close it, or leave it kept for reuse. */
+void files_close(int fd);
+
 /* One entry of a directory listing. */
 struct listing_entry {
     char *name;             /* owned by the listing */

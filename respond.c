@@ -262,11 +262,11 @@ respond_path(const struct http_request *req, const struct respond_env *env,
                              head_only, res);
     if (S_ISDIR(st.st_mode)) {
         rv = respond_dir(req, env, keep_alive, &tp, fd, res);
-        close(fd);
+        files_close(fd);
         return rv;
     }
     if (tp.trailing_slash || env->deposit) {
-        close(fd);              /* "a.txt/" names a folder that is not; a
+        files_close(fd);        /* "a.txt/" names a folder that is not; a
                                    drop box shows outsiders no file */
         return respond_error(404, env, keep_alive, head_only, res);
     }
@@ -565,7 +565,7 @@ void
 response_free(struct response *res)
 {
     if (res->fd >= 0)
-        close(res->fd);
+        files_close(res->fd);
     free(res->head);
     free(res->body);
     free(res->segs);

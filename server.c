@@ -32,6 +32,7 @@
 #include "files.h"
 #include "log.h"
 #include "mime.h"
+#include "opencache.h"
 #include "options.h"
 #include "tidy.h"
 #include "tls.h"
@@ -59,7 +60,7 @@ static void serve_until_stop(const sigset_t *sigs, struct gate *gate,
                              struct tls_server *tls);
 static void stop_workers(struct worker **workers, size_t n,
                          struct gate *gate);
-static void raise_fd_limit(void);
+static void raise_fd_limit(unsigned workers);
 static void drop_privileges(const struct files_root *root,
                             const struct passwd *pw);
 static void announce(const struct options *o, const char *dir,
@@ -89,7 +90,7 @@ main(int argc, char **argv)
     block_signals(&sigs);
 
     /* Everything that needs the world outside DIR happens before chroot. */
-    raise_fd_limit();
+    raise_fd_limit(o.workers);
     if (o.max_conns != 0 && o.max_conns <= shared.max_conns)
         shared.max_conns = (size_t)o.max_conns;
     else if (o.max_conns != 0)
@@ -371,10 +372,12 @@ make_gate(struct options *o, struct gate *g)
 
 /* Thousands of clients need thousands of descriptors: take the hard limit
  * and size --max-conns to it (a client may hold a socket, and a file, or
- * an upload's folder and temporary file). */
+ * an upload's folder and temporary file; each worker keeps a few files
+ * open for reuse). */
 static void
-raise_fd_limit(void)
+raise_fd_limit(unsigned workers)
 {
+    size_t reserve = FD_RESERVE + (size_t)OPENCACHE_SIZE * workers;
     struct rlimit rl;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -383,8 +386,8 @@ raise_fd_limit(void)
             log_warn("start: cannot raise the descriptor limit");
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        shared.max_conns = rl.rlim_cur > 2 * FD_RESERVE ?
-                    (size_t)(rl.rlim_cur - FD_RESERVE) / 3 : FD_RESERVE / 3;
+        shared.max_conns = rl.rlim_cur > 2 * reserve ?
+                    (size_t)(rl.rlim_cur - reserve) / 3 : reserve / 3;
 }
 
 /*

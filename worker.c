@@ -25,6 +25,7 @@
 #include "handoff.h"
 #include "http.h"
 #include "log.h"
+#include "opencache.h"
 #include "options.h"
 #include "verify.h"
 
@@ -569,6 +570,7 @@ worker_sweep(struct worker *w, bool close_idle)
             w->next_timer_ms = conn_deadline_ms(s->conn);
     }
     trim_heap(w);
+    opencache_sweep();
 }
 
 /* A password check came back for the connection in slot OWNER. */
