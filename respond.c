@@ -356,13 +356,15 @@ respond_file(const struct http_request *req, const struct respond_env *env,
     size_t count = 0;
     int status;
 
-    res->fd = fd;
-    res->close_after = !keep_alive;
     cond_etag(st, etag);
     http_date_format(st->st_mtime, date);
     status = cond_evaluate(req, true, etag, st->st_mtime);
-    if (status == 412)
+    if (status == 412) {
+        files_close(fd);        /* a refusal carries no file */
         return respond_error(412, env, keep_alive, head_only, res);
+    }
+    res->fd = fd;
+    res->close_after = !keep_alive;
 
     /* Range applies to GET only (RFC 9110 section 14.2), and only while
      * If-Range still names this version of the file. */

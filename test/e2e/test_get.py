@@ -2,6 +2,7 @@
 
 import os
 import re
+import time
 
 import pytest
 
@@ -220,3 +221,22 @@ def test_mime_types_file_read_before_chroot(ferry, as_root):
     assert norm_type(r.header("Content-Type")) == "application/vnd.sqlite3"
     r = fetch(f.port, "/page.html")
     assert norm_type(r.header("Content-Type")) == "text/html;charset=utf-8"
+
+
+def test_failed_precondition_keeps_no_descriptor(ferry):
+    """A 412 carries no file: the descriptor opened to check it is let go
+    (each one was kept open for good before).  Fifty different files, so
+    that the handful ferry keeps open for reuse cannot hide a leak."""
+    f = ferry("--workers", "1")
+    for i in range(50):
+        (f.dir / ("f%d.txt" % i)).write_bytes(b"x" * i)
+    fd_dir = "/proc/%d/fd" % f.pid
+    before = len(os.listdir(fd_dir))
+    for i in range(50):
+        r = fetch(f.port, "/f%d.txt" % i, headers={"If-Match": '"nope"'})
+        assert r.status == 412, r
+    deadline = time.monotonic() + 3      # the last clients still closing
+    while len(os.listdir(fd_dir)) - before > 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = len(os.listdir(fd_dir))
+    assert after - before <= 8, (before, after)    # opencache.h's size
