@@ -47,6 +47,20 @@
  * below it, on the heap, where reusing it costs no system call.
  */
 #define MMAP_FROM_BYTES (HTTP_MAX_HEAD_BYTES + 256)
+/*
+ * Under AddressSanitizer the heap is ASan's own: glibc's mallopt refuses
+ * and its malloc_trim walks an arena nobody set up, and crashes.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define GLIBC_HEAP      0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GLIBC_HEAP      0
+#endif
+#endif
+#ifndef GLIBC_HEAP
+#define GLIBC_HEAP      1
+#endif
 #define TRIM_CONNS      64      /* clients gone since the peak before the
                                    freed heap is handed back (~2 MiB) */
 
@@ -115,7 +129,7 @@ static uint64_t now_ms(void);
 void
 worker_heap_init(void)
 {
-    if (mallopt(M_MMAP_THRESHOLD, MMAP_FROM_BYTES) != 1)
+    if (GLIBC_HEAP && mallopt(M_MMAP_THRESHOLD, MMAP_FROM_BYTES) != 1)
         log_warnx("start: mallopt(M_MMAP_THRESHOLD) refused");
 }
 
@@ -537,7 +551,7 @@ worker_drop(struct worker *w, struct slot *s)
 static void
 trim_heap(struct worker *w)
 {
-    if (w->peak_conns - w->nconns < TRIM_CONNS)
+    if (!GLIBC_HEAP || w->peak_conns - w->nconns < TRIM_CONNS)
         return;
     malloc_trim(0);
     w->peak_conns = w->nconns;
