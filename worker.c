@@ -541,12 +541,14 @@ worker_drop(struct worker *w, struct slot *s)
     w->nconns--;
     atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
     atomic_fetch_sub(&w->shared->open_conns, 1);
+    trim_heap(w);
 }
 
 /*
  * glibc keeps what a crowd of clients freed (33 KiB of TLS buffers each)
  * in this thread's heap for reuse: 1,000 idle TLS clients that left kept
  * ferry at 37 MiB instead of 3.  Once many are gone, hand it back.
+ * Checked as each one leaves: once the last have gone, no timer may come.
  */
 static void
 trim_heap(struct worker *w)
@@ -583,7 +585,6 @@ worker_sweep(struct worker *w, bool close_idle)
                  conn_deadline_ms(s->conn) < w->next_timer_ms)
             w->next_timer_ms = conn_deadline_ms(s->conn);
     }
-    trim_heap(w);
     opencache_sweep();
 }
 
