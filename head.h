@@ -8,6 +8,7 @@
 #define FERRY_HEAD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -43,6 +44,12 @@ void http_head_begin(struct http_head *h, char *buf, size_t cap, int status,
 /* Append "NAME: VALUE\r\n", VALUE formatted like printf. */
 void http_head_add(struct http_head *h, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Append "NAME: VALUE\r\n" as given, without printf's cost. */
+void http_head_put(struct http_head *h, const char *name, const char *value);
+
+/* Append "NAME: VALUE\r\n" with VALUE in decimal. */
+void http_head_put_u64(struct http_head *h, const char *name, uint64_t value);
 
 /* Append the blank line.  Returns the head length, or -1 on overflow. */
 int http_head_end(struct http_head *h);

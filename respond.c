@@ -128,7 +128,7 @@ respond_options(const struct http_request *req,
         (rv = path_from_target(req->target.ptr, req->target.len, &tp)) < 0)
         return respond_error(-rv, env, keep_alive, false, res);
     head_common(&h, buf, 204, env, keep_alive);
-    http_head_add(&h, "Allow", "%s", ALLOW(env));
+    http_head_put(&h, "Allow", ALLOW(env));
     res->close_after = !keep_alive;
     return finish(res, &h, 204, NULL, 0, false);
 }
@@ -181,16 +181,20 @@ refuse_with(int status, const char *detail, unsigned retry_after_s,
     n = snprintf(body, DETAIL_MAX + 64, "%d %s\n%.*s%s", status,
                  http_reason(status), DETAIL_MAX, detail ? detail : "",
                  detail ? "\n" : "");
+    if (n < 0 || n >= DETAIL_MAX + 64) {
+        free(body);
+        return -1;
+    }
     head_common(&h, buf, status, env, keep_alive);
     if (status == 403 || status == 405 || status == 501)
-        http_head_add(&h, "Allow", "%s", ALLOW(env));
+        http_head_put(&h, "Allow", ALLOW(env));
     if (status == 401)          /* RFC 7617; the realm is ours */
-        http_head_add(&h, "WWW-Authenticate",
+        http_head_put(&h, "WWW-Authenticate",
                       "Basic realm=\"ferry\", charset=\"UTF-8\"");
     if ((status == 429 || status == 503) && retry_after_s > 0)
-        http_head_add(&h, "Retry-After", "%u", retry_after_s);
-    http_head_add(&h, "Content-Type", "text/plain; charset=utf-8");
-    http_head_add(&h, "Content-Length", "%d", n);
+        http_head_put_u64(&h, "Retry-After", retry_after_s);
+    http_head_put(&h, "Content-Type", "text/plain; charset=utf-8");
+    http_head_put_u64(&h, "Content-Length", n);
     res->close_after = !keep_alive;
     return finish(res, &h, status, body, (size_t)n, !head_only);
 }
@@ -205,9 +209,9 @@ respond_stored(int status, const char *path, const struct respond_env *env,
     res->fd = -1;
     head_common(&h, buf, status, env, keep_alive);
     if (status == 201 && path_encode(path, location, sizeof location) >= 0)
-        http_head_add(&h, "Location", "%s", location);
+        http_head_put(&h, "Location", location);
     if (status == 201)
-        http_head_add(&h, "Content-Length", "0");
+        http_head_put(&h, "Content-Length", "0");
     res->close_after = !keep_alive;
     return finish(res, &h, status, NULL, 0, false);
 }
@@ -302,12 +306,12 @@ respond_dir(const struct http_request *req, const struct respond_env *env,
         return -1;
 
     head_common(&h, buf, 200, env, keep_alive);
-    http_head_add(&h, "Content-Type", "%s", listing_content_type(format));
-    http_head_add(&h, "Content-Length", "%zu", len);
-    http_head_add(&h, "Vary", "Accept");
-    http_head_add(&h, "Cache-Control", "no-cache");
+    http_head_put(&h, "Content-Type", listing_content_type(format));
+    http_head_put_u64(&h, "Content-Length", len);
+    http_head_put(&h, "Vary", "Accept");
+    http_head_put(&h, "Cache-Control", "no-cache");
     if (format == LISTING_HTML)
-        http_head_add(&h, "Content-Security-Policy", "%s",
+        http_head_put(&h, "Content-Security-Policy",
                       listing_csp(env->offer_writes || env->deposit));
     res->close_after = !keep_alive;
     return finish(res, &h, 200, body, len, !head_only);
@@ -334,8 +338,8 @@ respond_redirect(const struct respond_env *env, bool keep_alive,
         http_head_add(&h, "Location", "%s?%.*s", location,
                       (int)tp->query_len, tp->query);
     else
-        http_head_add(&h, "Location", "%s", location);
-    http_head_add(&h, "Content-Length", "0");
+        http_head_put(&h, "Location", location);
+    http_head_put(&h, "Content-Length", "0");
     res->close_after = !keep_alive;
     return finish(res, &h, 301, NULL, 0, false);
 }
@@ -377,23 +381,23 @@ respond_file(const struct http_request *req, const struct respond_env *env,
                  outcome == RANGE_UNSATISFIABLE ? 416 : 200;
 
     head_common(&h, buf, status, env, keep_alive);
-    http_head_add(&h, "ETag", "%s", etag);
-    http_head_add(&h, "Last-Modified", "%s", date);
+    http_head_put(&h, "ETag", etag);
+    http_head_put(&h, "Last-Modified", date);
     if (status == 304)
         return finish(res, &h, 304, NULL, 0, false);
-    http_head_add(&h, "Accept-Ranges", "bytes");
+    http_head_put(&h, "Accept-Ranges", "bytes");
     if (env->writable && active_content(type))
-        http_head_add(&h, "Content-Security-Policy", SANDBOX_CSP);
+        http_head_put(&h, "Content-Security-Policy", SANDBOX_CSP);
     if (status == 416) {
         http_head_add(&h, "Content-Range", "bytes */%" PRIu64, size);
-        http_head_add(&h, "Content-Length", "0");
+        http_head_put(&h, "Content-Length", "0");
         return finish(res, &h, 416, NULL, 0, false);
     }
     if (status == 206)
         return respond_ranges(type, size, ranges, count, head_only, &h, res);
 
-    http_head_add(&h, "Content-Type", "%s", type);
-    http_head_add(&h, "Content-Length", "%" PRIu64, size);
+    http_head_put(&h, "Content-Type", type);
+    http_head_put_u64(&h, "Content-Length", size);
     if (finish(res, &h, 200, NULL, 0, false) == -1)
         return -1;
     return head_only ? 0 : add_file_segment(res, 0, size);
@@ -414,10 +418,10 @@ respond_ranges(const char *type, uint64_t size, const struct byte_range *r,
 
     if (count == 1) {
         total = r[0].last - r[0].first + 1;
-        http_head_add(h, "Content-Type", "%s", type);
+        http_head_put(h, "Content-Type", type);
         http_head_add(h, "Content-Range", "bytes %" PRIu64 "-%" PRIu64
                       "/%" PRIu64, r[0].first, r[0].last, size);
-        http_head_add(h, "Content-Length", "%" PRIu64, total);
+        http_head_put_u64(h, "Content-Length", total);
         if (finish(res, h, 206, NULL, 0, false) == -1)
             return -1;
         return head_only ? 0 : add_file_segment(res, r[0].first, total);
@@ -442,7 +446,7 @@ respond_ranges(const char *type, uint64_t size, const struct byte_range *r,
 
     http_head_add(h, "Content-Type", "multipart/byteranges; boundary=%s",
                   boundary);
-    http_head_add(h, "Content-Length", "%" PRIu64, total);
+    http_head_put_u64(h, "Content-Length", total);
     if (finish(res, h, 206, parts, 0, false) == -1)
         return -1;
     return head_only ? 0 : add_part_segments(res, parts, r, count);
@@ -655,11 +659,11 @@ head_common(struct http_head *h, char *buf, int status,
             const struct respond_env *env, bool keep_alive)
 {
     http_head_begin(h, buf, RESPOND_HEAD_MAX, status, env->now);
-    http_head_add(h, "X-Content-Type-Options", "nosniff");
+    http_head_put(h, "X-Content-Type-Options", "nosniff");
     if (!keep_alive)
-        http_head_add(h, "Connection", "close");
+        http_head_put(h, "Connection", "close");
     else
-        http_head_add(h, "Connection", "keep-alive");
+        http_head_put(h, "Connection", "keep-alive");
 }
 
 /*

@@ -170,14 +170,20 @@ test_reason(void **state)
 #define HEAD_200 "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n" \
                  "Server: ferry\r\nContent-Length: 5\r\nETag: \"x\"\r\n\r\n"
 
+/* The same head through printf-like fields or through the plain ones. */
 static int
-write_head(char *buf, size_t cap)
+write_head(char *buf, size_t cap, bool formatted)
 {
     struct http_head h;
 
     http_head_begin(&h, buf, cap, 200, 784111777);
-    http_head_add(&h, "Content-Length", "%d", 5);
-    http_head_add(&h, "ETag", "\"%s\"", "x");
+    if (formatted) {
+        http_head_add(&h, "Content-Length", "%d", 5);
+        http_head_add(&h, "ETag", "\"%s\"", "x");
+    } else {
+        http_head_put_u64(&h, "Content-Length", 5);
+        http_head_put(&h, "ETag", "\"x\"");
+    }
     return http_head_end(&h);
 }
 
@@ -192,11 +198,14 @@ test_head_builder(void **state)
 
     (void)state;
     guard_init(&g, full + 8);
-    for (cap = 0; cap <= full + 8; cap++) {
-        buf = guard_tail(&g, cap);
-        rv = write_head(cap > 0 ? buf : NULL, cap);
+    for (cap = 0; cap <= 2 * (full + 8) + 1; cap++) {
+        bool formatted = cap > full + 8;
+        size_t room = formatted ? cap - (full + 9) : cap;
+
+        buf = guard_tail(&g, room);
+        rv = write_head(room > 0 ? buf : NULL, room, formatted);
         /* the head is kept NUL-terminated: it needs one byte more */
-        if (cap <= full) {
+        if (room <= full) {
             assert_int_equal(rv, -1);
         } else {
             assert_int_equal(rv, (int)full);
@@ -225,6 +234,24 @@ test_head_refuses_splitting(void **state)
     http_head_begin(&h, buf, sizeof buf, 200, 0);
     http_head_add(&h, "Bad Name", "v");
     assert_int_equal(http_head_end(&h), -1);
+
+    http_head_begin(&h, buf, sizeof buf, 301, 0);
+    http_head_put(&h, "Location", "/a\r\nSet-Cookie: x=1");
+    assert_int_equal(http_head_end(&h), -1);
+
+    http_head_begin(&h, buf, sizeof buf, 200, 0);
+    http_head_put_u64(&h, "Bad:Name", 1);
+    assert_int_equal(http_head_end(&h), -1);
+
+    http_head_begin(&h, buf, sizeof buf, 99, 0);    /* not a status */
+    assert_int_equal(http_head_end(&h), -1);
+
+    http_head_begin(&h, buf, sizeof buf, 200, 0);
+    http_head_put_u64(&h, "Content-Length", UINT64_MAX);
+    http_head_put_u64(&h, "X-Zero", 0);
+    assert_int_not_equal(http_head_end(&h), -1);
+    assert_non_null(strstr(buf, "\r\nContent-Length: 18446744073709551615"
+                                "\r\nX-Zero: 0\r\n\r\n"));
 
     http_head_begin(&h, buf, sizeof buf, 417, 0);
     http_head_add(&h, "Content-Length", "0");
