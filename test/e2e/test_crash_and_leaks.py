@@ -256,6 +256,7 @@ def test_sigkill_during_parallel_uploads(wferry, tmp, kill_after):
 SESSION_REQUESTS = int(os.environ.get("FERRY_SESSION_REQUESTS", "3000"))
 SESSION_THREADS = 4
 SESSION_DEADLINE_S = 100 * max(1, SESSION_REQUESTS // 3000)
+WRONG_LOGINS_S = 40
 RSS_EVERY = 200                 # requests between two samples of VmRSS
 # How much the last third of the samples may grow past the middle third.
 # Memory that lasts (a leak, or a table that only grows) grows with the
@@ -686,6 +687,9 @@ def test_long_session_memory_flat_and_no_leaks(wferry, tmp):
         t.start()
     for t in threads:
         t.join(SESSION_DEADLINE_S + 30)
+    # The wrong logins go on until refused with 429 (held-back answers
+    # take 8 s or so), even when the sessions were done sooner.
+    side.join(WRONG_LOGINS_S)
     stop.set()
     side.join(15)
     took = time.monotonic() - meter.t0
