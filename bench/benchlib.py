@@ -103,8 +103,13 @@ def rss_kib(pid):
 
 
 def cpu_ticks(pid):
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid):
+    """Clock ticks the process spent in user space and in the kernel."""
     st = proc_stat(pid)
-    return int(st[11]) + int(st[12]) if st else 0   # fields 14 and 15
+    return (int(st[11]), int(st[12])) if st else (0, 0)  # fields 14, 15
 
 
 class StartError(Exception):
@@ -162,6 +167,11 @@ class Server:
 
     def cpu_ticks(self):
         return sum(cpu_ticks(pid) for pid in self.pids())
+
+    def cpu_split(self):
+        """(user, kernel) clock ticks of all its processes."""
+        parts = [cpu_split(pid) for pid in self.pids()]
+        return (sum(u for u, _ in parts), sum(k for _, k in parts))
 
     def stop(self):
         if self.proc.poll() is None:
