@@ -613,10 +613,11 @@ plain_answer(struct conn *c, const struct http_request *req, int rv)
     static const char body[] =
         "This is an HTTPS server. Use https:// in the address.\n";
     char out[HTTP_MAX_TARGET_BYTES + 512];
+    bool redirect = rv > 0 && req->host.len > 0 && req->target.len > 0 &&
+                    req->target.ptr[0] == '/' && req->host.len < 256;
     int n;
 
-    if (rv > 0 && req->host.len > 0 && req->target.len > 0 &&
-        req->target.ptr[0] == '/' && req->host.len < 256)
+    if (redirect)
         n = snprintf(out, sizeof out,
                      "HTTP/1.1 301 Moved Permanently\r\n"
                      "Location: https://%.*s%.*s\r\nContent-Length: 0\r\n"
@@ -631,5 +632,9 @@ plain_answer(struct conn *c, const struct http_request *req, int rv)
     if (n > 0 && (size_t)n < sizeof out)
         (void)send(c->fd, out, (size_t)n, MSG_NOSIGNAL);
     log_debug("conn: %s: plain HTTP on the TLS port, answered %s", c->peer,
-              rv > 0 && req->host.len > 0 ? "301" : "400");
+              redirect ? "301" : "400");
+    /* A request like any other: it has its access-log line. */
+    access_begin(&c->log, c->host, "", rv > 0 ? req : NULL, c->in, c->in_len,
+                 redirect ? 301 : 400, time(NULL));
+    access_end(&c->log, redirect ? 0 : sizeof body - 1);
 }

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import os
 import re
+import shlex
 import socket
 import ssl
 import stat
@@ -203,6 +204,19 @@ def test_startup_lines(srv):
     assert "--pinnedpubkey" in err and "sha256//" in err, err
 
 
+def test_printed_pin_line_works_as_printed(srv):
+    """The curl line ferry prints names the address it listens on (here
+    127.0.0.1, not localhost, which may lead to ::1) and works as is."""
+    write_file(srv.path("index.txt"), "x")
+    line = next(l for l in srv.stderr().splitlines() if "pin with:" in l)
+    cmd = shlex.split(line.split("pin with:", 1)[1])
+    assert cmd[0] == "curl" and cmd[-1] == "https://127.0.0.1:%d/" % srv.port
+    r = run(cmd + ["-sS", "--max-time", "10", "-o", "/dev/null", "-w",
+                   "%{http_code}"], timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"200"
+
+
 def test_fingerprint_matches_openssl(srv):
     assert srv.cert.is_file()
     assert srv.fingerprint == openssl_fingerprint(srv.cert)
@@ -392,6 +406,26 @@ def test_plain_http_gets_readable_answer(srv):
     if status != 400:
         loc = re.search(rb"\r\nLocation: *(\S+)", head, re.I)
         assert loc and loc.group(1).startswith(b"https://"), head
+    # Answered like any request, it is logged like one.
+    lines = srv.access_lines(count=1)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("127.0.0.1 - - ["), lines
+    assert '"GET /x HTTP/1.1" %d ' % status in lines[0], lines
+
+
+def test_plain_http_garbage_is_logged_as_400(srv):
+    s = tcp_connect(srv.port)
+    try:
+        s.sendall(b"GARBAGE\x01 nonsense\r\n\r\n")
+        s.settimeout(5)
+        data = s.recv(65536)
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 400 "), data[:100]
+    body = data.split(b"\r\n\r\n", 1)[1]
+    lines = srv.access_lines(count=1)
+    assert len(lines) == 1, lines
+    assert '"GARBAGE\\x01 nonsense" 400 %d ' % len(body) in lines[0], lines
 
 
 def test_plain_http_with_curl(srv):
