@@ -424,6 +424,7 @@ announce(const struct options *o, const char *dir, const int *fds,
     char who[ACCESS_TEXT_CAP];
     unsigned port = 0;
     bool wildcard = false;
+    char bound[NI_MAXHOST + 2] = "";  /* the first address not a wildcard */
     size_t i;
 
     describe_access(o, who, sizeof who);
@@ -444,6 +445,9 @@ announce(const struct options *o, const char *dir, const int *fds,
                      ((struct sockaddr_in *)&ss)->sin_port);
         if (strcmp(host, "::") == 0 || strcmp(host, "0.0.0.0") == 0)
             wildcard = true;
+        else if (bound[0] == '\0')     /* the pin line's, below */
+            snprintf(bound, sizeof bound, ss.ss_family == AF_INET6 ?
+                     "[%s]" : "%s", host);
         if (ss.ss_family == AF_INET6)
             log_info("listening on https://[%s]:%u/%s", host, port,
                      strcmp(host, "::") == 0 ? " (all addresses)" : "");
@@ -461,8 +465,9 @@ announce(const struct options *o, const char *dir, const int *fds,
     }
     log_info("certificate %s sha256 fingerprint %s",
              tls_server_cert_path(tls), tls_server_fingerprint(tls));
-    log_info("pin with: curl --pinnedpubkey '%s' -k https://localhost:%u/",
-             tls_server_pin(tls), port);
+    log_info("pin with: curl --pinnedpubkey '%s' -k https://%s:%u/",
+             tls_server_pin(tls), wildcard || bound[0] == '\0' ? "localhost" :
+             bound, port);
 }
 
 /*
