@@ -16,6 +16,7 @@ PYTHON    ?= /usr/bin/python3
 DIR       ?= .
 PORT      ?= 8443
 BIND      ?=
+ARGS      ?=
 
 # mbedTLS and libcrypt are linked statically, in this order, so ./ferry
 # needs only libc.
@@ -107,7 +108,7 @@ deps:
 
 run: build-deps
 	$(MAKE) ferry
-	./ferry --port $(PORT) $(if $(BIND),--bind $(BIND)) $(DIR)
+	./ferry --port $(PORT) $(if $(BIND),--bind $(BIND)) $(ARGS) $(DIR)
 
 # Unit tests and end-to-end tests run against the ASan+UBSan build.
 # What CI runs: checks, then unit and end-to-end tests against the
