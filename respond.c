@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "cond.h"
 #include "head.h"
@@ -76,9 +75,6 @@ static void head_common(struct http_head *h, char *buf, int status,
                         const struct respond_env *env, bool keep_alive);
 static int finish(struct response *res, struct http_head *h, int status,
                   char *body, size_t body_len, bool send_body);
-static int add_file_segment(struct response *res, uint64_t offset,
-                            uint64_t len);
-static int add_segments(struct response *res, size_t n);
 
 int
 respond_request(const struct http_request *req,
@@ -400,7 +396,7 @@ respond_file(const struct http_request *req, const struct respond_env *env,
     http_head_put_u64(&h, "Content-Length", size);
     if (finish(res, &h, 200, NULL, 0, false) == -1)
         return -1;
-    return head_only ? 0 : add_file_segment(res, 0, size);
+    return head_only ? 0 : response_add_file(res, 0, size);
 }
 
 /*
@@ -424,7 +420,7 @@ respond_ranges(const char *type, uint64_t size, const struct byte_range *r,
         http_head_put_u64(h, "Content-Length", total);
         if (finish(res, h, 206, NULL, 0, false) == -1)
             return -1;
-        return head_only ? 0 : add_file_segment(res, r[0].first, total);
+        return head_only ? 0 : response_add_file(res, r[0].first, total);
     }
 
     if (make_boundary(boundary) == -1 || (parts = malloc(cap)) == NULL)
@@ -463,7 +459,7 @@ add_part_segments(struct response *res, const char *parts,
 {
     size_t i, used = 0, n;
 
-    if (add_segments(res, 2 * count + 1) == -1)
+    if (response_grow(res, 2 * count + 1) == -1)
         return -1;
     for (i = 0; i < count; i++) {
         n = strstr(parts + used, "\r\n\r\n") + 4 - (parts + used);
@@ -495,88 +491,6 @@ make_boundary(char *out)
     }
     out[2 * BOUNDARY_BYTES] = '\0';
     return 0;
-}
-
-ssize_t
-response_read(const struct response *res, char *buf, size_t cap)
-{
-    size_t seg = res->seg, done = 0;
-    uint64_t off = res->seg_off;
-
-    while (done < cap && seg < res->nsegs) {
-        const struct segment *s = &res->segs[seg];
-        uint64_t left = s->len - off;
-        size_t want = left < cap - done ? (size_t)left : cap - done;
-
-        if (s->mem != NULL) {
-            memcpy(buf + done, s->mem + s->offset + off, want);
-        } else {
-            ssize_t n = pread(res->fd, buf + done, want,
-                              (off_t)(s->offset + off));
-
-            if (n <= 0) {
-                if (n == 0)
-                    errno = EIO;    /* the file shrank under us */
-                return -1;
-            }
-            want = (size_t)n;
-        }
-        done += want;
-        off += want;
-        if (off == s->len) {
-            seg++;
-            off = 0;
-        }
-    }
-    return (ssize_t)done;
-}
-
-void
-response_advance(struct response *res, size_t n)
-{
-    while (n > 0 && res->seg < res->nsegs) {
-        struct segment *s = &res->segs[res->seg];
-        uint64_t left = s->len - res->seg_off;
-        uint64_t step = n < left ? n : left;
-
-        if (res->seg > 0)
-            res->sent_body += step;
-        res->seg_off += step;
-        n -= (size_t)step;
-        if (res->seg_off == s->len) {
-            res->seg++;
-            res->seg_off = 0;
-        }
-    }
-}
-
-bool
-response_done(const struct response *res)
-{
-    return res->seg >= res->nsegs;
-}
-
-bool
-response_more_after(const struct response *res, size_t n)
-{
-    size_t seg;
-    uint64_t left = 0;
-
-    for (seg = res->seg; seg < res->nsegs && left <= n; seg++)
-        left += res->segs[seg].len - (seg == res->seg ? res->seg_off : 0);
-    return left > n;
-}
-
-void
-response_free(struct response *res)
-{
-    if (res->fd >= 0)
-        files_close(res->fd);
-    free(res->head);
-    free(res->body);
-    free(res->segs);
-    memset(res, 0, sizeof *res);
-    res->fd = -1;
 }
 
 /* DELETE or MKCOL on a writable share. */
@@ -682,41 +596,15 @@ finish(struct response *res, struct http_head *h, int status, char *body,
     if (len < 0)
         return -1;
     res->head = malloc((size_t)len);
-    if (res->head == NULL || add_segments(res, 0) == -1)
+    if (res->head == NULL || response_grow(res, 0) == -1)
         return -1;
     memcpy(res->head, h->buf, (size_t)len);
     res->segs[0] = (struct segment){ res->head, 0, (uint64_t)len };
     if (send_body && body_len > 0) {
-        if (add_segments(res, 1) == -1)
+        if (response_grow(res, 1) == -1)
             return -1;
         res->segs[1] = (struct segment){ body, 0, body_len };
         res->body_len = body_len;
     }
-    return 0;
-}
-
-/* Send LEN bytes of the open file from OFFSET as the body. */
-static int
-add_file_segment(struct response *res, uint64_t offset, uint64_t len)
-{
-    if (len == 0)
-        return 0;
-    if (add_segments(res, 1) == -1)
-        return -1;
-    res->segs[1] = (struct segment){ NULL, offset, len };
-    res->body_len = len;
-    return 0;
-}
-
-/* Grow the segment list to the head plus N more. */
-static int
-add_segments(struct response *res, size_t n)
-{
-    struct segment *segs = realloc(res->segs, (1 + n) * sizeof *segs);
-
-    if (segs == NULL)
-        return -1;
-    res->segs = segs;
-    res->nsegs = 1 + n;
     return 0;
 }

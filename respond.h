@@ -18,30 +18,10 @@
 
 #include "files.h"
 #include "http.h"
+#include "response.h"
 
 /* Room for a response head; ours are far smaller. */
 #define RESPOND_HEAD_MAX 2048
-
-/* One piece of the bytes to send: memory, or a range of the open file. */
-struct segment {
-    const char *mem;        /* NULL for a file range */
-    uint64_t offset;        /* file offset, or offset into mem */
-    uint64_t len;
-};
-
-struct response {
-    int status;
-    bool close_after;       /* send Connection: close and close after */
-    uint64_t body_len;      /* bytes of content, for the access log */
-    int fd;                 /* the file being sent, or -1 */
-    char *head;             /* owned */
-    char *body;             /* owned memory body or part heads, or NULL */
-    struct segment *segs;   /* owned: head first, then the body */
-    size_t nsegs;
-    size_t seg;             /* position: current segment ... */
-    uint64_t seg_off;       /* ... and offset inside it */
-    uint64_t sent_body;     /* content bytes sent so far */
-};
 
 /* What every response needs from the server. */
 struct respond_env {
@@ -98,24 +78,5 @@ int respond_stored(int status, const char *path,
 /* A sentence saying why STATUS refused a write, or NULL. */
 const char *respond_write_detail(int status);
 
-/*
- * Copy up to CAP bytes from the current position into BUF without moving
- * it, so the same bytes can be produced again for a repeated TLS write.
- * Returns the count, 0 at the end, or -1 when the file shrank or failed
- * (errno set): the connection must then be dropped.
- */
-ssize_t response_read(const struct response *res, char *buf, size_t cap);
-
-/* Move the position N bytes forward. */
-void response_advance(struct response *res, size_t n);
-
-/* Whether every byte has been sent. */
-bool response_done(const struct response *res);
-
-/* Whether bytes remain after the next N. */
-bool response_more_after(const struct response *res, size_t n);
-
-/* Release what RES holds; accepts a zeroed response. */
-void response_free(struct response *res);
 
 #endif /* FERRY_RESPOND_H */
