@@ -13,13 +13,11 @@
 #include "tls.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -34,20 +32,13 @@
 
 #include "ident.h"
 #include "log.h"
+#include "tls_bio.h"
 #include "tls_config.h"
 #include "tls_files.h"
 #include "tls_log.h"
 
 #define PEER_MAX        64      /* "[v6 address%scope]:port" fits */
 #define VERIFY_MAX      512     /* every verify_info line fits */
-/*
- * mbedTLS asks its BIO for a record's 5-byte header, then for the rest:
- * two recv calls per record.  Reading up to this much when it asks for
- * less takes a request head (curl's, wrk's: 100-200 bytes) or a client's
- * whole second handshake flight in one call.  Larger asks go straight
- * into mbedTLS's buffer.
- */
-#define READ_AHEAD      2048
 
 struct tls_server {
     mbedtls_entropy_context     entropy;
@@ -62,14 +53,9 @@ struct tls_server {
 struct tls_conn {
     mbedtls_ssl_context ssl;
     struct tls_config *cfg;     /* a reference, dropped by tls_conn_free */
-    int fd;
-    int sys_errno;              /* errno behind the last NET_* failure */
     bool handshake_done;
     bool chain_checked;         /* this handshake verified a client chain */
-    bool more;                  /* records follow: send with MSG_MORE */
-    uint16_t ahead_at;          /* next unread byte of ahead */
-    uint16_t ahead_len;         /* bytes received into ahead */
-    unsigned char ahead[READ_AHEAD];    /* received, not yet mbedTLS's */
+    struct tls_bio bio;         /* the socket under it */
     char peer[PEER_MAX];
 };
 
@@ -85,10 +71,6 @@ static int note_verify(void *ctx, mbedtls_x509_crt *crt, int depth,
 static int recheck_resumed(struct tls_conn *c);
 static void verify_text(char *out, size_t cap, uint32_t flags);
 static const mbedtls_x509_buf *subject_cn(const mbedtls_x509_name *name);
-static int bio_send(void *ctx, const unsigned char *buf, size_t len);
-static int bio_recv(void *ctx, unsigned char *buf, size_t len);
-static ssize_t recv_some(struct tls_conn *c, void *buf, size_t len);
-static int net_error(struct tls_conn *c, int err, int failed, int want);
 static enum tls_status status_of(struct tls_conn *c, int ret,
                                  const char *what);
 
@@ -210,7 +192,7 @@ tls_conn_new(struct tls_server *srv, int fd, const char *peer)
     }
     mbedtls_ssl_init(&c->ssl);
     c->cfg = config_acquire(srv);
-    c->fd = fd;
+    tls_bio_init(&c->bio, fd);
     snprintf(c->peer, sizeof c->peer, "%s", peer);
 
     if ((ret = mbedtls_ssl_setup(&c->ssl, &c->cfg->conf)) != 0) {
@@ -220,8 +202,9 @@ tls_conn_new(struct tls_server *srv, int fd, const char *peer)
         tls_conn_free(c);
         return NULL;
     }
-    /* C is on the heap and outlives the context, so it can be the BIO. */
-    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    /* C is on the heap and outlives the context: its BIO can live in it. */
+    mbedtls_ssl_set_bio(&c->ssl, &c->bio, tls_bio_send, tls_bio_recv,
+                        NULL);
     if (c->cfg->ca.raw.p != NULL)
         mbedtls_ssl_set_verify(&c->ssl, note_verify, c);
     return c;
@@ -284,9 +267,9 @@ tls_write(struct tls_conn *c, const void *buf, size_t len, bool more,
         *st = TLS_OK;
         return 0;
     }
-    c->more = more;
+    c->bio.more = more;
     ret = mbedtls_ssl_write(&c->ssl, buf, len);
-    c->more = false;
+    c->bio.more = false;
     if (ret > 0) {
         *st = TLS_OK;
         return (size_t)ret;
@@ -298,7 +281,7 @@ tls_write(struct tls_conn *c, const void *buf, size_t len, bool more,
 bool
 tls_pending(const struct tls_conn *c)
 {
-    return c->ahead_at < c->ahead_len ||
+    return tls_bio_holds(&c->bio) ||
            mbedtls_ssl_check_pending(&c->ssl) != 0;
 }
 
@@ -559,81 +542,6 @@ publish(struct tls_server *srv, struct tls_config *cfg)
 }
 
 
-static int
-bio_send(void *ctx, const unsigned char *buf, size_t len)
-{
-    struct tls_conn *c = ctx;
-    ssize_t n;
-
-    if (len > INT_MAX)
-        len = INT_MAX;
-    do
-        n = send(c->fd, buf, len, MSG_NOSIGNAL |     /* no SIGPIPE */
-                 (c->more ? MSG_MORE : 0));
-    while (n == -1 && errno == EINTR);
-    if (n >= 0)
-        return (int)n;
-    return net_error(c, errno, MBEDTLS_ERR_NET_SEND_FAILED,
-                     MBEDTLS_ERR_SSL_WANT_WRITE);
-}
-
-/* From what was read ahead first, else from the socket (see READ_AHEAD). */
-static int
-bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-    struct tls_conn *c = ctx;
-    ssize_t n;
-
-    if (len > INT_MAX)
-        len = INT_MAX;
-    if (c->ahead_at == c->ahead_len && len < READ_AHEAD) {
-        n = recv_some(c, c->ahead, READ_AHEAD);
-        if (n <= 0)
-            return n == 0 ? 0 : net_error(c, errno,
-                                          MBEDTLS_ERR_NET_RECV_FAILED,
-                                          MBEDTLS_ERR_SSL_WANT_READ);
-        c->ahead_at = 0;
-        c->ahead_len = (uint16_t)n;
-    }
-    if (c->ahead_at < c->ahead_len) {
-        size_t have = (size_t)(c->ahead_len - c->ahead_at);
-
-        if (len > have)
-            len = have;
-        memcpy(buf, c->ahead + c->ahead_at, len);
-        c->ahead_at = (uint16_t)(c->ahead_at + len);
-        return (int)len;
-    }
-    n = recv_some(c, buf, len);
-    if (n >= 0)
-        return (int)n;          /* 0 is EOF: mbedTLS reports it */
-    return net_error(c, errno, MBEDTLS_ERR_NET_RECV_FAILED,
-                     MBEDTLS_ERR_SSL_WANT_READ);
-}
-
-static ssize_t
-recv_some(struct tls_conn *c, void *buf, size_t len)
-{
-    ssize_t n;
-
-    do
-        n = recv(c->fd, buf, len, 0);
-    while (n == -1 && errno == EINTR);
-    return n;
-}
-
-/* Turn a socket errno into the code mbedTLS expects from a BIO. */
-static int
-net_error(struct tls_conn *c, int err, int failed, int want)
-{
-    if (err == EAGAIN || err == EWOULDBLOCK)
-        return want;
-    if (err == ECONNRESET || err == EPIPE)
-        return MBEDTLS_ERR_NET_CONN_RESET;
-    c->sys_errno = err;
-    return failed;
-}
-
 /*
  * Map an mbedTLS result to what the event loop needs.  Failures come from
  * clients (scanners, resets, bad records), so they are debug lines only.
@@ -659,9 +567,9 @@ status_of(struct tls_conn *c, int ret, const char *what)
         mbedtls_strerror(ret, text, sizeof text);
         sys[0] = '\0';
         if ((ret == MBEDTLS_ERR_NET_SEND_FAILED ||
-             ret == MBEDTLS_ERR_NET_RECV_FAILED) && c->sys_errno != 0)
+             ret == MBEDTLS_ERR_NET_RECV_FAILED) && c->bio.sys_errno != 0)
             snprintf(sys, sizeof sys, ": %s",
-                     strerror_r(c->sys_errno, errbuf, sizeof errbuf));
+                     strerror_r(c->bio.sys_errno, errbuf, sizeof errbuf));
         log_debug("tls: %s failed for %s: %s (-0x%04x)%s", what, c->peer,
                   text, (unsigned int)-ret, sys);
     }
