@@ -45,7 +45,8 @@ OBJS        = $(SRCS:%.c=$(BUILD)/%.o)
 # Packages: what building needs, and what the tests drive.
 BUILD_PKGS = gcc make libc6-dev libmbedtls-dev libcrypt-dev
 TEST_PKGS  = clang libcmocka-dev curl wget aria2 openssl python3 \
-             python3-pytest python3-requests chromium media-types \
+             python3-pytest python3-requests python3-cryptography chromium \
+             media-types \
              apache2-utils whois testssl.sh sslscan llvm-14 \
              libclang-rt-14-dev slowhttptest iproute2
 # What `make bench-hostile` and `make bench` run ferry against, and

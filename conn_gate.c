@@ -118,7 +118,9 @@ deny(struct conn *c, struct conn_ctx *ctx, const struct http_request *req,
 /*
  * Hold the answer until the deadline (ST_DELAY), or the head until its
  * password check is done (ST_CHECKING).  Nothing is watched meanwhile
- * but a hang-up, which ends the connection (and cancels the check).
+ * but a hang-up, which ends the connection (and cancels the check).  A
+ * client that sent more requests before its FIN is still waiting for
+ * answers: its bytes may already be out of the socket, read ahead.
  */
 enum step
 conn_step_wait(struct conn *c, struct conn_ctx *ctx)
@@ -126,7 +128,8 @@ conn_step_wait(struct conn *c, struct conn_ctx *ctx)
     char byte;
 
     (void)ctx;
-    if (recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+    if (!tls_pending(c->tls) &&
+        recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
         return STEP_DONE;
     return STEP_TIMER;
 }

@@ -39,6 +39,8 @@
 
 #define PEER_MAX        64      /* "[v6 address%scope]:port" fits */
 #define VERIFY_MAX      512     /* every verify_info line fits */
+#define HELD_ROUNDS     64      /* records with nothing for us read in a
+                                   row before others get a turn */
 
 struct tls_server {
     mbedtls_entropy_context     entropy;
@@ -69,6 +71,7 @@ static void refuse_client(struct tls_conn *c, int ret);
 static int note_verify(void *ctx, mbedtls_x509_crt *crt, int depth,
                        uint32_t *flags);
 static int recheck_resumed(struct tls_conn *c);
+static bool read_again(const struct tls_conn *c, int ret);
 static void verify_text(char *out, size_t cap, uint32_t flags);
 static const mbedtls_x509_buf *subject_cn(const mbedtls_x509_name *name);
 static enum tls_status status_of(struct tls_conn *c, int ret,
@@ -224,8 +227,14 @@ enum tls_status
 tls_handshake(struct tls_conn *c)
 {
     enum tls_status st;
-    int ret = mbedtls_ssl_handshake(&c->ssl);
+    int ret, rounds = 0;
 
+    do
+        ret = mbedtls_ssl_handshake(&c->ssl);
+    while (ret == MBEDTLS_ERR_SSL_WANT_READ && tls_bio_holds(&c->bio) &&
+           ++rounds < HELD_ROUNDS);
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ && tls_bio_holds(&c->bio))
+        return TLS_WANT_WRITE;          /* see tls_read */
     if (ret == 0) {
         if (recheck_resumed(c) == -1)
             return TLS_FAILED;
@@ -241,20 +250,42 @@ tls_handshake(struct tls_conn *c)
 size_t
 tls_read(struct tls_conn *c, void *buf, size_t len, enum tls_status *st)
 {
-    int ret;
+    int ret, rounds = 0;
 
     /* mbedTLS answers 0 for an empty buffer, which would look like EOF. */
     if (len == 0) {
         *st = TLS_OK;
         return 0;
     }
-    ret = mbedtls_ssl_read(&c->ssl, buf, len);
+    do
+        ret = mbedtls_ssl_read(&c->ssl, buf, len);
+    while (read_again(c, ret) && ++rounds < HELD_ROUNDS);
     if (ret > 0) {
         *st = TLS_OK;
         return (size_t)ret;
     }
+    if (read_again(c, ret)) {
+        /* Many records with nothing in them: let the worker's other
+         * clients go first.  Writable at once, this one comes back. */
+        *st = TLS_WANT_WRITE;
+        return 0;
+    }
     *st = ret == 0 ? TLS_CLOSED : status_of(c, ret, "read");
     return 0;
+}
+
+/*
+ * mbedTLS returns WANT_READ after a warning alert it does not skip
+ * (no_renegotiation) and 0 for an empty record, as for the end of the
+ * stream.  When more bytes are held in the read-ahead, or the socket has
+ * not ended, read on: no epoll event will announce the held bytes.
+ */
+static bool
+read_again(const struct tls_conn *c, int ret)
+{
+    if (ret == 0)
+        return !c->bio.eof;
+    return ret == MBEDTLS_ERR_SSL_WANT_READ && tls_bio_holds(&c->bio);
 }
 
 size_t

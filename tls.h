@@ -117,7 +117,10 @@ enum tls_status tls_handshake(struct tls_conn *c);
 /*
  * Read up to LEN decrypted bytes.  Returns the count (> 0) and TLS_OK, or
  * 0 with another status in *ST.  After TLS_OK call again until WANT_READ:
- * mbedTLS may hold bytes that no epoll event will announce.
+ * mbedTLS may hold bytes that no epoll event will announce.  WANT_WRITE
+ * here (and from tls_handshake) can also mean that many records with
+ * nothing in them came in a row: wait for writability, which is at once,
+ * so that the worker's other clients get their turn first.
  */
 size_t tls_read(struct tls_conn *c, void *buf, size_t len,
                 enum tls_status *st);

@@ -59,6 +59,7 @@ tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
         len = INT_MAX;
     if (b->ahead_at == b->ahead_len && len < TLS_BIO_AHEAD) {
         n = recv_some(b, b->ahead, TLS_BIO_AHEAD);
+        b->eof = n == 0;
         if (n <= 0)
             return n == 0 ? 0 : net_error(b, errno,
                                           MBEDTLS_ERR_NET_RECV_FAILED,
@@ -76,6 +77,7 @@ tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
         return (int)len;
     }
     n = recv_some(b, buf, len);
+    b->eof = n == 0;
     if (n >= 0)
         return (int)n;          /* 0 is EOF: mbedTLS reports it */
     return net_error(b, errno, MBEDTLS_ERR_NET_RECV_FAILED,

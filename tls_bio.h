@@ -23,6 +23,7 @@ struct tls_bio {
     int fd;
     int sys_errno;              /* errno behind the last NET_* failure */
     bool more;                  /* records follow: send with MSG_MORE */
+    bool eof;                   /* recv found the end of the stream */
     uint16_t ahead_at;          /* next unread byte of ahead */
     uint16_t ahead_len;         /* bytes received into ahead */
     unsigned char ahead[TLS_BIO_AHEAD]; /* received, not yet mbedTLS's */
