@@ -54,9 +54,11 @@ access_begin(struct access_line *a, const char *host, const char *user,
     escape_user(who, sizeof who, user);
     head = snprintf(line, sizeof line, "%s - %s [%s] \"%s\" %d ", host,
                     who[0] ? who : "-", when, reqline, status);
+    if (head < 0 || (size_t)head + 1 >= sizeof line)
+        return;                 /* cannot happen: every field is capped */
     tail = snprintf(line + head + 1, sizeof line - (size_t)head - 1,
                     " \"%s\" \"%s\"", ref[0] ? ref : "-", ua[0] ? ua : "-");
-    if (head < 0 || tail < 0)
+    if (tail < 0 || (size_t)tail >= sizeof line - (size_t)head - 1)
         return;
     a->text = malloc((size_t)head + 1 + (size_t)tail + 1);
     if (a->text == NULL)
@@ -90,7 +92,7 @@ escape_user(char *dst, size_t cap, const char *user)
 void
 access_end(struct access_line *a, uint64_t sent_body)
 {
-    char line[ACCESS_FIELD_MAX * 3 + 32];
+    char line[ACCESS_FIELD_MAX * 4 + 32];   /* access_begin's, the count */
     int n;
 
     if (a->text == NULL)

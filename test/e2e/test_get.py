@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ferrylib import curl, fetch, http_date, write_file
+from ferrylib import curl, exchange, fetch, http_date, write_file
 
 MTIME = 1700000000      # Tue, 14 Nov 2023 22:13:20 GMT
 
@@ -240,3 +240,21 @@ def test_failed_precondition_keeps_no_descriptor(ferry):
         time.sleep(0.05)
     after = len(os.listdir(fd_dir))
     assert after - before <= 8, (before, after)    # opencache.h's size
+
+
+def test_access_line_whole_when_every_field_is_long(srv):
+    """Request line, Referer and User-Agent each at the log's cap once
+    escaped: the line still ends with its closing quote (it was cut at
+    1,567 bytes when the writer's buffer was smaller than the line)."""
+    target = "/" + "/".join(["~" * 100] * 6)     # 606 bytes
+    raw = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nReferer: %s\r\n"
+           "User-Agent: " % (target, '"' * 500)).encode() + \
+        b"\xff" * 500 + b"\r\nConnection: close\r\n\r\n"
+    responses, _ = exchange(srv.port, raw)
+    assert responses[0].status == 404, responses
+    lines = srv.access_lines(count=1)
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert line.endswith('"'), line[-80:]
+    assert ' 404 ' in line and '\\x22\\x22' in line and '\\xff\\xff' in line
+    assert len(line) > 1568, len(line)      # the old writer's room
