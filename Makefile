@@ -24,7 +24,8 @@ MBEDTLS_LIBS = -Wl,-Bstatic -lmbedtls -lmbedx509 -lmbedcrypto -lcrypt -Wl,-Bdyna
 
 SRCS = server.c worker.c handoff.c options.c conn.c conn_body.c conn_gate.c \
        verify.c access.c respond.c response.c body.c \
-       chunked.c upload.c tidy.c tls.c tls_bio.c tls_files.c tls_config.c tls_log.c \
+       chunked.c upload.c tidy.c tls.c tls_bio.c tls_files.c tls_config.c \
+       tls_log.c \
        ident.c http.c head.c files.c opencache.c path.c \
        range.c cond.c listing.c accept.c page.c mime.c gate.c roles.c auth.c \
        auth_cache.c log.c

@@ -72,6 +72,7 @@ static int note_verify(void *ctx, mbedtls_x509_crt *crt, int depth,
                        uint32_t *flags);
 static int recheck_resumed(struct tls_conn *c);
 static bool read_again(const struct tls_conn *c, int ret);
+static bool held_unread(const struct tls_conn *c, int ret);
 static void verify_text(char *out, size_t cap, uint32_t flags);
 static const mbedtls_x509_buf *subject_cn(const mbedtls_x509_name *name);
 static enum tls_status status_of(struct tls_conn *c, int ret,
@@ -231,9 +232,8 @@ tls_handshake(struct tls_conn *c)
 
     do
         ret = mbedtls_ssl_handshake(&c->ssl);
-    while (ret == MBEDTLS_ERR_SSL_WANT_READ && tls_bio_holds(&c->bio) &&
-           ++rounds < HELD_ROUNDS);
-    if (ret == MBEDTLS_ERR_SSL_WANT_READ && tls_bio_holds(&c->bio))
+    while (held_unread(c, ret) && ++rounds < HELD_ROUNDS);
+    if (held_unread(c, ret))
         return TLS_WANT_WRITE;          /* see tls_read */
     if (ret == 0) {
         if (recheck_resumed(c) == -1)
@@ -275,16 +275,23 @@ tls_read(struct tls_conn *c, void *buf, size_t len, enum tls_status *st)
 }
 
 /*
- * mbedTLS returns WANT_READ after a warning alert it does not skip
- * (no_renegotiation) and 0 for an empty record, as for the end of the
- * stream.  When more bytes are held in the read-ahead, or the socket has
- * not ended, read on: no epoll event will announce the held bytes.
+ * mbedTLS returns 0 for an empty record, as for the end of the stream:
+ * unless the socket has ended, read on.
  */
 static bool
 read_again(const struct tls_conn *c, int ret)
 {
-    if (ret == 0)
-        return !c->bio.eof;
+    return ret == 0 ? !c->bio.eof : held_unread(c, ret);
+}
+
+/*
+ * mbedTLS returns WANT_READ after a warning alert it does not skip
+ * (no_renegotiation) even when more bytes are held in the read-ahead,
+ * which no epoll event will announce: then it must be called again.
+ */
+static bool
+held_unread(const struct tls_conn *c, int ret)
+{
     return ret == MBEDTLS_ERR_SSL_WANT_READ && tls_bio_holds(&c->bio);
 }
 
