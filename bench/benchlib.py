@@ -166,7 +166,7 @@ class Server:
         return sum(rss_kib(pid) for pid in self.pids())
 
     def cpu_ticks(self):
-        return sum(cpu_ticks(pid) for pid in self.pids())
+        return sum(self.cpu_split())
 
     def cpu_split(self):
         """(user, kernel) clock ticks of all its processes."""
