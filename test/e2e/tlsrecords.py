@@ -9,7 +9,6 @@ and records are sealed and opened with python3-cryptography's
 ChaCha20-Poly1305 (RFC 7905: the sequence number XORed into the IV)."""
 import hashlib
 import hmac
-import os
 import socket
 import ssl
 import struct
@@ -17,6 +16,8 @@ import tempfile
 import time
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from ferrylib import HTTPError, ResponseReader
 
 HANDSHAKE, ALERT, APPLICATION_DATA = 0x16, 0x15, 0x17
 TLS12 = 0x0303
@@ -48,7 +49,7 @@ def split_records(buf):
 class RecordClient:
     """Connect to 127.0.0.1:PORT (from SOURCE, if given) and shake
     hands; then rec(), alert() and send() write records by hand, and
-    responses() reads the answers."""
+    responses() reads the answers (recv() gives their decrypted bytes)."""
 
     def __init__(self, port, source=None, timeout=10):
         self.keylog = tempfile.NamedTemporaryFile(prefix="ferry-keylog-")
@@ -65,7 +66,7 @@ class RecordClient:
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = ctx.wrap_bio(self.incoming, self.outgoing)
         self.raw = b""              # received, not yet taken as records
-        self.plain = b""            # the server's decrypted bytes
+        self.plain = b""            # decrypted, not yet taken by recv
         self.eof = False
         self.client_random = self.server_random = None
         self._handshake()
@@ -144,68 +145,56 @@ class RecordClient:
     def shutdown_write(self):
         self.sock.shutdown(socket.SHUT_WR)
 
-    def _open_records(self):
-        records, self.raw = split_records(self.raw)
-        for r in records:
-            seq = self.server_seq
-            self.server_seq += 1
-            sealed = r[5:]
-            aad = struct.pack(">QBHH", seq, r[0], TLS12, len(sealed) - 16)
-            data = self.server_aead.decrypt(self._nonce(self.server_iv, seq),
-                                            sealed, aad)
-            if r[0] == APPLICATION_DATA:
-                self.plain += data
+    def settimeout(self, seconds):
+        self.sock.settimeout(seconds)
 
-    def responses(self, count, timeout=5.0):
-        """Wait up to TIMEOUT s for COUNT whole responses (100 Continue
-        not counted); the list of (status, body) seen by then."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self._open_records()
-            got = parse_responses(self.plain)
-            if len(got) >= count or self.eof:
-                return got
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return got
-            self.sock.settimeout(left)
+    def recv(self, size):
+        """The server's next decrypted bytes (at most SIZE), or b"" once
+        it has closed: what ferrylib's ResponseReader reads from."""
+        while not self.plain and not self.eof:
+            records, self.raw = split_records(self.raw)
+            for r in records:
+                self._open(r)
+            if self.plain:
+                break
             try:
                 data = self.sock.recv(65536)
-            except socket.timeout:
-                return parse_responses(self.plain)
             except ConnectionResetError:
                 data = b""
-            if not data:
-                self.eof = True
+            self.eof = not data
             self.raw += data
+        data, self.plain = self.plain[:size], self.plain[size:]
+        return data
+
+    def _open(self, record):
+        seq = self.server_seq
+        self.server_seq += 1
+        sealed = record[5:]
+        aad = struct.pack(">QBHH", seq, record[0], TLS12, len(sealed) - 16)
+        data = self.server_aead.decrypt(self._nonce(self.server_iv, seq),
+                                        sealed, aad)
+        if record[0] == APPLICATION_DATA:
+            self.plain += data
+
+    def responses(self, count, timeout=5.0):
+        """Wait up to TIMEOUT s for COUNT final responses; the list of
+        (status, body) read by then (100 Continue not counted)."""
+        reader = ResponseReader(self, time.monotonic() + timeout)
+        got = []
+        try:
+            while len(got) < count:
+                r = reader.read_response()
+                if r is None:
+                    break
+                if r.status >= 200:
+                    got.append((r.status, r.body))
+        except (socket.timeout, HTTPError):
+            pass
+        return got
 
     def close(self):
         self.sock.close()
         self.keylog.close()
-
-
-def parse_responses(buf):
-    """(status, body) of each whole response in BUF, by Content-Length;
-    informational ones are skipped."""
-    out = []
-    while True:
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            return out
-        lines = buf[:end].decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        if 100 <= status < 200:
-            buf = buf[end + 4:]
-            continue
-        if len(buf) < end + 4 + length:
-            return out
-        out.append((status, buf[end + 4:end + 4 + length]))
-        buf = buf[end + 4 + length:]
 
 
 def get(path, headers=""):
