@@ -7,6 +7,7 @@ without the fixes they waited for the 30 s header timeout."""
 import base64
 import os
 
+from ferrylib import write_file
 from test_auth import make_hash, write_users
 from tlsrecords import RecordClient, get
 
@@ -15,9 +16,7 @@ FAILING_ADDR = "127.0.0.11"     # the wrong passwords come from here
 
 
 def small_file(srv):
-    data = os.urandom(4096)
-    srv.path("small.bin").write_bytes(data)
-    return data
+    return write_file(srv.path("small.bin"), os.urandom(4096))
 
 
 def answers(client, count):
